@@ -1,0 +1,54 @@
+# Every task of the project; `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The model store: .bentoml/ in the repo unless BENTOML_HOME is set.
+export BENTOML_HOME ?= $(CURDIR)/.bentoml
+# BentoML's usage tracking would reach the network; this project runs offline.
+export BENTOML_DO_NOT_TRACK := True
+
+.PHONY: help install train test test-fast lint format typecheck lock clean
+
+help: ## List the tasks
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with the project and its dev tools (fast when already done)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+train: install ## Train both models into the model store ($$BENTOML_HOME, default .bentoml/)
+	$(BIN)/python -m training all
+
+test: install lint typecheck ## Lint, type-check and run every test, slow ones included (what CI runs)
+	$(BIN)/pytest
+
+test-fast: install ## The inner loop: tests not marked slow
+	$(BIN)/pytest -m "not slow"
+
+lint: install ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## ruff: fix what can be fixed and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install ## mypy (strict) over models, training, service
+	$(BIN)/mypy
+
+lock: install ## Rewrite constraints.txt from the current .venv
+	@{ echo "# Versions the project was tested with; make install applies them so installs repeat."; \
+	   echo "# Regenerate after changing dependencies: make lock"; \
+	   $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > constraints.txt
+
+clean: ## Remove caches and reports (keeps .venv and the model store)
+	rm -rf reports .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

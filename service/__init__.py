@@ -1,0 +1,1 @@
+"""The BentoML service and what it needs to load models from the store."""

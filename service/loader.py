@@ -1,0 +1,123 @@
+"""Rebuild a trained model from its BentoML store entry, without pickle, and refuse one that is
+missing, tampered with, or saved for a different schema than the code serves."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import torch
+from bentoml.exceptions import NotFound
+from safetensors import SafetensorError
+from safetensors.torch import load
+from torch import nn
+
+from models import CONFIG_FILE, FORMAT_VERSION, SPECS, WEIGHTS_FILE, config_from_dict, config_to_dict
+from models.registry import Config
+
+RETRAIN_HINT = "retrain it with `make train` (or `python -m training all`)"
+
+
+class ModelLoadError(RuntimeError):
+    """A stored model cannot be served; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    tag: str  # the exact "name:version" that was loaded, never "latest"
+    module: nn.Module
+    config: Config
+    metadata: dict[str, Any]
+    created: str  # ISO 8601
+
+    def describe(self) -> dict[str, Any]:
+        """Public facts about the model (for GET /models)."""
+        return {
+            "name": self.name,
+            "tag": self.tag,
+            "input": self.metadata["input_schema"],
+            "metrics": self.metadata.get("metrics", {}),
+            "data": self.metadata.get("data", {}),
+            "created": self.created,
+        }
+
+
+def load_model(ref: str, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load ``ref`` (``name`` or ``name:version``; a bare name means the newest) from the store."""
+    name = ref.split(":", 1)[0]
+    if name not in SPECS:
+        raise ModelLoadError(f"unknown model {name!r}; this code serves {sorted(SPECS)}")
+    try:
+        entry = bentoml.models.get(ref if ":" in ref else f"{ref}:latest")
+    except NotFound:
+        raise ModelLoadError(
+            f"model {ref!r} is not in the BentoML model store ({bentoml_home()}); {RETRAIN_HINT}"
+        ) from None
+    tag = str(entry.tag)
+    metadata = dict(entry.info.metadata)
+    config = _checked_config(tag, Path(entry.path), metadata)
+    state = _checked_weights(tag, Path(entry.path), metadata)
+    module = SPECS[name].build(config)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ModelLoadError(
+            f"{tag}: weights do not fit the model in the code ({error}); {RETRAIN_HINT}"
+        ) from None
+    module.eval().requires_grad_(False).to(device)
+    return LoadedModel(name, tag, module, config, metadata, entry.info.creation_time.isoformat())
+
+
+def bentoml_home() -> str:
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return str(BentoMLContainer.bentoml_home.get())
+
+
+def _checked_config(tag: str, folder: Path, metadata: dict[str, Any]) -> Config:
+    spec = SPECS[tag.split(":")[0]]
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{tag}: saved in format {metadata.get('format_version')!r}, this code reads {FORMAT_VERSION}; "
+            + RETRAIN_HINT
+        )
+    try:
+        stored = json.loads((folder / CONFIG_FILE).read_text())
+        config = config_from_dict(spec.config_type, stored)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelLoadError(f"{tag}: unreadable {CONFIG_FILE} ({error}); {RETRAIN_HINT}") from None
+    if config_to_dict(config) != metadata.get("config"):
+        raise ModelLoadError(f"{tag}: {CONFIG_FILE} disagrees with the store's metadata; {RETRAIN_HINT}")
+    expected = spec.input_schema(spec.config_type())
+    if metadata.get("input_schema") != expected or spec.input_schema(config) != expected:
+        raise ModelLoadError(
+            f"{tag}: its input schema {metadata.get('input_schema')} does not match the one this code "
+            f"serves {expected}; {RETRAIN_HINT}"
+        )
+    return config
+
+
+def _checked_weights(tag: str, folder: Path, metadata: dict[str, Any]) -> dict[str, torch.Tensor]:
+    path = folder / WEIGHTS_FILE
+    try:
+        weights = path.read_bytes()
+    except OSError:
+        raise ModelLoadError(f"{tag}: weights file {path} is missing; {RETRAIN_HINT}") from None
+    actual = hashlib.sha256(weights).hexdigest()
+    if actual != metadata.get("weights_sha256"):
+        raise ModelLoadError(
+            f"{tag}: weights file {path} does not match its recorded sha256 "
+            f"(recorded {metadata.get('weights_sha256')}, found {actual}): it was changed after training; "
+            + RETRAIN_HINT
+        )
+    try:
+        return load(weights)  # safetensors: plain tensors, no code runs while reading
+    except SafetensorError as error:
+        raise ModelLoadError(
+            f"{tag}: weights file {path} is not valid safetensors ({error}); {RETRAIN_HINT}"
+        ) from None

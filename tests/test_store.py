@@ -1,0 +1,150 @@
+"""Saving to and loading from a real (temporary) BentoML model store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import bentoml
+import pytest
+import torch
+
+from models import DIGITS, SPECS, TABULAR, TabularClassifier, TabularConfig
+from service.loader import ModelLoadError, load_model
+from tests.helpers import bentoml_model_info, run_python
+from training.pipeline import TrainResult, train
+from training.settings import TrainingSettings
+from training.store import save_model
+
+EXPECTED_METADATA = {
+    "format_version",
+    "weights_file",
+    "weights_sha256",
+    "config",
+    "input_schema",
+    "versions",
+    "metrics",
+    "data",
+    "seed",
+    "hyperparams",
+    "training",
+}
+
+
+@pytest.mark.parametrize("name", [TABULAR, DIGITS])
+def test_quick_training_run_stores_all_the_metadata(trained_store: Path, name: str) -> None:
+    info = bentoml_model_info(f"{name}:latest")
+    metadata = info["metadata"]
+    assert set(metadata) >= EXPECTED_METADATA
+    assert metadata["input_schema"] == SPECS[name].input_schema(SPECS[name].config_type())
+    assert len(metadata["weights_sha256"]) == 64
+    assert len(metadata["data"]["sha256"]) == 64
+    assert {"torch", "numpy", "scikit-learn", "bentoml", "python"} <= set(metadata["versions"])
+    assert 0.0 <= metadata["metrics"]["accuracy"] <= 1.0
+    assert metadata["training"]["epochs_run"] <= 3  # --quick
+    folder = trained_store / "models" / name / info["version"]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "config.json",
+        "model.yaml",
+        "weights.safetensors",
+    ]
+    assert json.loads((folder / "config.json").read_text()) == metadata["config"]
+
+
+def test_no_file_in_the_store_is_a_pickle(trained_store: Path) -> None:
+    files = [path for path in trained_store.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        head = path.read_bytes()[:4]
+        assert path.suffix not in {".pkl", ".pickle", ".pt", ".pth", ".bin"}, path
+        assert not head.startswith(b"\x80"), f"{path} starts like a pickle"
+        assert head != b"PK\x03\x04", f"{path} is a zip (torch.save) archive"
+    for weights in trained_store.rglob("weights.safetensors"):
+        header_length = int.from_bytes(weights.read_bytes()[:8], "little")
+        header = json.loads(weights.read_bytes()[8 : 8 + header_length])
+        assert "net.0.weight" in header or "features.0.weight" in header
+
+
+@pytest.fixture
+def fresh_result() -> TrainResult:
+    return train(TABULAR, TrainingSettings(quick=True, plots=False, seed=11))
+
+
+@pytest.fixture
+def saved(fresh_result: TrainResult) -> Iterator[bentoml.Model]:
+    """A new store entry for one test, removed afterwards so that `latest` is left as it was."""
+    entry = save_model(fresh_result.model, TABULAR, fresh_result.run_info(seed=11))
+    yield entry
+    bentoml.models.delete(entry.tag)
+
+
+def test_save_then_load_gives_identical_outputs(fresh_result: TrainResult, saved: bentoml.Model) -> None:
+    loaded = load_model(str(saved.tag))
+    assert loaded.tag == str(saved.tag)
+    assert loaded.config == TabularConfig()
+    features = torch.randn(64, 10) * 5
+    with torch.no_grad():
+        assert torch.equal(
+            loaded.module.predict_proba(features),  # type: ignore[operator]
+            fresh_result.model.predict_proba(features),  # type: ignore[operator]
+        )
+    described = loaded.describe()
+    assert described["metrics"] == fresh_result.metrics
+    assert described["input"]["n_features"] == 10
+    assert described["data"]["sha256"] == fresh_result.split.source["sha256"]
+
+
+def test_tampered_weights_are_refused(saved: bentoml.Model) -> None:
+    weights = Path(saved.path) / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match=r"does not match its recorded sha256.*make train"):
+        load_model(str(saved.tag))
+
+
+def test_missing_weights_are_refused(saved: bentoml.Model) -> None:
+    (Path(saved.path) / "weights.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match=r"missing.*make train"):
+        load_model(str(saved.tag))
+
+
+def test_missing_model_names_the_fix() -> None:
+    with pytest.raises(ModelLoadError, match=r"not in the BentoML model store.*make train"):
+        load_model(f"{DIGITS}:doesnotexist")
+    with pytest.raises(ModelLoadError, match="unknown model"):
+        load_model("resnet50")
+
+
+def test_schema_that_does_not_match_the_code_is_refused() -> None:
+    narrow = TabularClassifier(TabularConfig(n_features=9))
+    entry = save_model(narrow, TABULAR, {"metrics": {}})
+    try:
+        with pytest.raises(ModelLoadError, match=r"input schema .* does not match .*make train"):
+            load_model(str(entry.tag))
+    finally:
+        bentoml.models.delete(entry.tag)
+
+
+def test_edited_config_is_refused(saved: bentoml.Model) -> None:
+    config = Path(saved.path) / "config.json"
+    config.write_text(json.dumps({"n_features": 10, "hidden": [32, 8]}))
+    with pytest.raises(ModelLoadError, match="disagrees with the store's metadata"):
+        load_model(str(saved.tag))
+
+
+@pytest.mark.slow
+def test_default_training_meets_the_targets(tmp_path: Path) -> None:
+    """The issue's acceptance run: `python -m training all` with default settings into a fresh store."""
+    home = tmp_path / "store"
+    done = run_python(
+        "-m", "training", "all", "--reports-dir", str(tmp_path / "reports"), env={"BENTOML_HOME": str(home)}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "saved tabular-classifier:" in done.stdout
+    tabular = bentoml_model_info(f"{TABULAR}:latest", home)["metadata"]
+    digits = bentoml_model_info(f"{DIGITS}:latest", home)["metadata"]
+    assert tabular["metrics"]["accuracy"] >= 0.88
+    assert digits["metrics"]["accuracy"] >= 0.97
+    assert {p.name for p in (tmp_path / "reports").rglob("*.png")} == {"loss.png", "roc.png", "confusion.png"}

@@ -1,0 +1,1 @@
+"""Training for the two models: ``python -m training {tabular,digits,all}``."""
