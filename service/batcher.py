@@ -1,0 +1,135 @@
+"""An in-process batcher per model: merge concurrent requests into one forward pass, counting rows.
+
+It dispatches at once when the model is idle (a lone request never waits for a batch that will not
+come) and merges whatever arrived while the model was busy, up to ``max_batch_rows`` rows. The forward
+pass runs in a worker thread so the event loop keeps accepting, parsing and shedding requests. Every
+request is validated before it gets here, so one bad request cannot fail the others in its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Predict = Callable[[np.ndarray], np.ndarray]
+# Called with (rows in the batch, seconds each request waited, seconds the forward took).
+Observer = Callable[[int, list[float], float], None]
+
+
+@dataclass
+class _Pending:
+    rows: np.ndarray
+    future: asyncio.Future[np.ndarray]
+    arrived: float = field(default_factory=time.perf_counter)
+
+
+class Batcher:
+    def __init__(
+        self,
+        predict: Predict,
+        name: str,
+        max_batch_rows: int,
+        max_wait_s: float = 0.0,
+        observer: Observer | None = None,
+    ) -> None:
+        self._predict = predict
+        self._max_batch_rows = max_batch_rows
+        self._max_wait_s = max_wait_s
+        self._observer = observer
+        self._queue: deque[_Pending] = deque()
+        # One thread per model: forward passes of one model never overlap, so batches form while
+        # the model is busy instead of threads competing for the cores.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-forward")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, rows: np.ndarray) -> np.ndarray:
+        """Predict ``rows`` (validated, normalised), possibly together with other requests."""
+        wakeup = self._ensure_running()
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(rows, future))
+        wakeup.set()
+        return await future
+
+    async def run_alone(self, rows: np.ndarray) -> np.ndarray:
+        """Predict ``rows`` in the model's thread without merging (batching switched off)."""
+        started = time.perf_counter()
+        result = await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, rows)
+        if self._observer:
+            self._observer(len(rows), [0.0], time.perf_counter() - started)
+        return result
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _ensure_running(self) -> asyncio.Event:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._wakeup is None or self._task is None or self._task.done():
+            self._loop, self._wakeup = loop, asyncio.Event()
+            self._task = loop.create_task(self._run(self._wakeup), name="batcher")
+        return self._wakeup
+
+    async def _run(self, wakeup: asyncio.Event) -> None:
+        while True:
+            if not self._queue:
+                wakeup.clear()
+                await wakeup.wait()
+                continue
+            if self._max_wait_s > 0:
+                await self._wait_for_rows()
+            batch = self._take_batch()
+            if batch:
+                await self._dispatch(batch)
+
+    async def _wait_for_rows(self) -> None:
+        """Optional: hold the first request up to max_wait_s for more rows (off by default)."""
+        deadline = self._queue[0].arrived + self._max_wait_s
+        while sum(len(p.rows) for p in self._queue) < self._max_batch_rows:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 0.001))
+
+    def _take_batch(self) -> list[_Pending]:
+        """Oldest first, up to max_batch_rows rows; a request larger than that goes alone."""
+        batch: list[_Pending] = []
+        rows = 0
+        while self._queue:
+            head = self._queue[0]
+            if head.future.done():  # the client went away
+                self._queue.popleft()
+                continue
+            if batch and rows + len(head.rows) > self._max_batch_rows:
+                break
+            batch.append(self._queue.popleft())
+            rows += len(head.rows)
+        return batch
+
+    async def _dispatch(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        merged = batch[0].rows if len(batch) == 1 else np.concatenate([p.rows for p in batch])
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, merged)
+        except Exception as error:  # a bug, not bad input: every caller gets it
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            return
+        finished = time.perf_counter()
+        offset = 0
+        for pending in batch:
+            count = len(pending.rows)
+            if not pending.future.done():
+                pending.future.set_result(result[offset : offset + count])
+            offset += count
+        if self._observer:
+            self._observer(len(merged), [started - p.arrived for p in batch], finished - started)

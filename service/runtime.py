@@ -1,0 +1,87 @@
+"""A loaded model ready to serve: device placement, thread settings, warm-up, and its batcher."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from service.batcher import Batcher
+from service.loader import LoadedModel
+from service.metrics import ServiceMetrics
+
+logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its logging config
+
+WARMUP_BATCHES = (1, 8, 64)
+
+
+def resolve_device(choice: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU; ``cuda`` without a GPU is a configuration error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("SERVING_DEVICE=cuda but no CUDA device is visible to torch")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def configure_threads(threads: int) -> None:
+    """Intra-op threads per worker; one inter-op thread (each model runs in its own thread already)."""
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # already set once in this process (a second in-process app)
+        torch.set_num_interop_threads(1)
+
+
+class ModelRuntime:
+    """One model on one device, predicting float32 arrays through a batcher."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: torch.device,
+        max_batch_rows: int,
+        max_wait_s: float,
+        batching: bool,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.loaded = loaded
+        self.device = device
+        self.batching = batching
+        self.max_batch_rows = max_batch_rows
+        name = loaded.name
+
+        def observe(rows: int, waits: list[float], seconds: float) -> None:
+            metrics.observe_batch(name, rows, waits, seconds)
+
+        self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, observe)
+
+    @property
+    def tag(self) -> str:
+        return self.loaded.tag
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.loaded.metadata["input_schema"]  # type: ignore[no-any-return]
+
+    def forward(self, rows: np.ndarray) -> np.ndarray:
+        """Probabilities for a float32 array; runs in the batcher's thread."""
+        with torch.inference_mode():
+            inputs = torch.from_numpy(rows).to(self.device, non_blocking=True)
+            proba = self.loaded.module.predict_proba(inputs)  # type: ignore[operator]
+            return proba.cpu().numpy()  # type: ignore[no-any-return]
+
+    async def predict(self, rows: np.ndarray) -> np.ndarray:
+        if self.batching:
+            return await self.batcher.submit(rows)
+        return await self.batcher.run_alone(rows)
+
+    def warm_up(self, example: np.ndarray) -> None:
+        """A forward pass at a few batch sizes, so the first requests do not pay for lazy init."""
+        for size in (*WARMUP_BATCHES, self.max_batch_rows):
+            self.forward(np.repeat(example[None], size, axis=0))
+        logger.info("%s warmed up on %s", self.tag, self.device)
+
+    def close(self) -> None:
+        self.batcher.close()

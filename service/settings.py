@@ -1,0 +1,45 @@
+"""Typed service settings, read from SERVING_* environment variables once per process."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models import DIGITS, TABULAR
+
+
+class ServingSettings(BaseSettings):
+    """Every knob of the service; the README's configuration table lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVING_", frozen=True)
+
+    tabular_model: str = Field(default=TABULAR, description="store reference: name or name:version")
+    digits_model: str = Field(default=DIGITS, description="store reference: name or name:version")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    workers: int = Field(default=1, ge=1)
+    torch_threads: int | None = Field(default=None, ge=1, description="per worker; default cores / workers")
+
+    max_rows: int = Field(default=1024, ge=1, description="rows or images in one request")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=4096 * 4096, ge=64)
+
+    batching: bool = True
+    tabular_max_batch_rows: int = Field(default=1024, ge=1)
+    tabular_max_wait_ms: float = Field(default=0.0, ge=0)
+    digits_max_batch_rows: int = Field(default=1024, ge=1)
+    digits_max_wait_ms: float = Field(default=0.0, ge=0)
+
+    def threads_per_worker(self) -> int:
+        """Torch intra-op threads so that workers x threads never exceeds the cores."""
+        if self.torch_threads is not None:
+            return self.torch_threads
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ServingSettings:
+    return ServingSettings()
