@@ -12,7 +12,10 @@ export BENTOML_HOME ?= $(CURDIR)/.bentoml
 # BentoML's usage tracking would reach the network; this project runs offline.
 export BENTOML_DO_NOT_TRACK := True
 
-.PHONY: help install train test test-fast lint format typecheck lock clean
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: help install train serve bento test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +29,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 train: install ## Train both models into the model store ($$BENTOML_HOME, default .bentoml/)
 	$(BIN)/python -m training all
+
+serve: install ## Serve both models on $(HOST):$(PORT), training them first if the store lacks them
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/bentoml serve . --host $(HOST) --port $(PORT)
+
+bento: install ## Build the bento (code + requirements + Dockerfile) into the store: bentoml build
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/bentoml build .
 
 test: install lint typecheck ## Lint, type-check and run every test, slow ones included (what CI runs)
 	$(BIN)/pytest
@@ -41,7 +52,7 @@ format: install ## ruff: fix what can be fixed and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: install ## mypy (strict) over models, training, service
+typecheck: install ## mypy (strict) over models, training, service, load
 	$(BIN)/mypy
 
 lock: install ## Rewrite constraints.txt from the current .venv

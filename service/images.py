@@ -11,7 +11,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from service.errors import ApiError
 
@@ -58,6 +58,13 @@ def _open_grey(data: bytes, max_pixels: int) -> np.ndarray:
         raise ApiError("invalid_image", "the file is not a PNG or JPEG image that can be decoded") from None
     except (OSError, ValueError, SyntaxError):  # truncated or corrupt data inside a valid header
         raise ApiError("invalid_image", "the image data is corrupt or truncated") from None
+    image = ImageOps.exif_transpose(image)  # phone photos are often stored sideways with a rotation tag
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # 16-bit and 32-bit grey: convert("L") would clip at 255 instead of scaling down.
+        wide = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(wide.max()), 1.0)
+        scaled: np.ndarray = np.clip(wide / top, 0.0, 1.0)
+        return scaled
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels count as white paper.
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import bentoml
@@ -21,6 +22,20 @@ logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its lo
 
 # Decorator arguments are read when this module is imported: the one place settings are read then.
 _settings = get_settings()
+
+
+def freeze_heap() -> None:
+    """Take everything loaded so far (torch, bentoml, the models) out of the collector's reach, and
+    collect the young generation less often.
+
+    Measured with `python -m load.batching --quick` (1 worker on 1 core): with the default thresholds,
+    collections stalled the event loop for 150-250 ms every few seconds (lone p99 163 ms) and cost half
+    the CPU per request (875 req/s at 64 connections); with these, lone p99 was 3-9 ms and 1,725 req/s.
+    Cyclic garbage is still collected, just in larger, rarer rounds.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 @bentoml.asgi_app(app, path="/")
@@ -52,6 +67,7 @@ class ModelService:
         )
         self.tabular.warm_up(np.zeros(self.tabular.schema["n_features"], dtype=np.float32))
         self.digits.warm_up(np.zeros(self.digits.schema["shape"], dtype=np.float32))
+        freeze_heap()
         self.ready = True
         logger.info("serving %s and %s on %s", self.tabular.tag, self.digits.tag, device)
 

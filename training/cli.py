@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-plots", dest="plots", action="store_false", default=None, help="skip the plots")
     parser.add_argument("--no-save", action="store_true", help="train and report, but leave the store alone")
     parser.add_argument(
+        "--if-missing", action="store_true", help="train only the models that the store does not hold yet"
+    )
+    parser.add_argument(
         "--seeds",
         type=int,
         metavar="N",
@@ -74,9 +77,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in TARGETS[args.target]:
             print(seed_sweep(name, settings, args.seeds))
         return 0
-    for name in TARGETS[args.target]:
+    names = TARGETS[args.target]
+    if args.if_missing:
+        present = [name for name in names if in_store(name)]
+        for name in present:
+            print(f"{name} is already in the model store; skipping (--if-missing)")
+        names = [name for name in names if name not in present]
+    for name in names:
         train_and_save(name, settings, save=not args.no_save)
     return 0
+
+
+def in_store(name: str) -> bool:
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        bentoml.models.get(f"{name}:latest")
+    except NotFound:
+        return False
+    return True
 
 
 def train_and_save(name: str, settings: TrainingSettings, save: bool) -> None:

@@ -1,0 +1,1 @@
+"""Load tests and benchmarks (nothing in the product imports this package)."""

@@ -1,0 +1,1 @@
+"""Alternative services that the benchmarks measure ours against; never served to users."""
