@@ -117,6 +117,10 @@ def test_bad_requests_never_fail_good_ones_beside_them(server: Server) -> None:
     assert good_statuses == [200] * len(good)
     assert all(400 <= status < 500 for status in bad_statuses), bad_statuses
     assert httpx.get(f"{server.url}/readyz").status_code == 200
+    assert server.log_path is not None
+    log = server.log_path.read_text(errors="replace")
+    assert "-> invalid_shape: rows[0] has 9 values" in log  # one concise line per refusal ...
+    assert "Traceback" not in log  # ... and never a traceback for a client's mistake
 
 
 def lone_latencies(url: str, count: int) -> list[float]:
