@@ -6,10 +6,12 @@ them, check the content type, and answer every mistake in one JSON error shape.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 import bentoml
+import numpy as np
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
@@ -20,8 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
 from service import codecs, images
+from service.batcher import DeadlineExceededError
 from service.errors import ApiError, error_response
 from service.metrics import service_metrics
+from service.overload import LoadShedder, remaining_seconds
 from service.runtime import ModelRuntime
 from service.schemas import (
     ERRORS,
@@ -39,6 +43,8 @@ from service.settings import ServingSettings
 logger = logging.getLogger("bentoml.serving.requests")
 
 JSON_TYPES = ("application/json",)
+# Bodies above this are parsed in a thread, so that a large one does not stall the event loop.
+INLINE_PARSE_BYTES = 256 * 1024
 MULTIPART_TYPES = ("multipart/form-data",)
 
 
@@ -58,6 +64,7 @@ app = FastAPI(
     redoc_url=None,
     openapi_url=None,
 )
+app.add_middleware(LoadShedder)
 
 
 def _service() -> ServesModels:
@@ -94,6 +101,25 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def _parse(body: bytes) -> Any:
+    if len(body) > INLINE_PARSE_BYTES:
+        return await asyncio.to_thread(codecs.parse_json, body)
+    return codecs.parse_json(body)
+
+
+async def _predict(request: Request, runtime: ModelRuntime, rows: np.ndarray) -> np.ndarray:
+    """The model's answer by the request's deadline, or 503 deadline_exceeded without computing it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + remaining_seconds(request.scope)  # loop.time() is time.monotonic()
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await runtime.predict(rows, deadline)
+    except (TimeoutError, DeadlineExceededError):
+        raise ApiError(
+            "deadline_exceeded", "the request's deadline passed before it could be computed"
+        ) from None
+
+
 @app.post(
     "/classify",
     response_model=ClassifyResponse,
@@ -104,9 +130,9 @@ def _json(body: bytes) -> Response:
 async def classify(request: Request) -> Response:
     service = _service()
     settings, runtime = service.settings, service.tabular
-    payload = codecs.parse_json(await read_body(request, settings.max_body_bytes, JSON_TYPES))
+    payload = await _parse(await read_body(request, settings.max_body_bytes, JSON_TYPES))
     rows = codecs.decode_rows(payload, runtime.schema["n_features"], settings.max_rows)
-    return _json(codecs.encode_tabular(runtime.tag, await runtime.predict(rows)))
+    return _json(codecs.encode_tabular(runtime.tag, await _predict(request, runtime, rows)))
 
 
 @app.post(
@@ -119,11 +145,11 @@ async def classify(request: Request) -> Response:
 async def digits(request: Request) -> Response:
     service = _service()
     settings, runtime = service.settings, service.digits
-    payload = codecs.parse_json(await read_body(request, settings.max_body_bytes, JSON_TYPES))
+    payload = await _parse(await read_body(request, settings.max_body_bytes, JSON_TYPES))
     size = runtime.schema["shape"][0]
     max_value = runtime.schema["value_range"][1]
     batch = codecs.decode_images(payload, size, max_value, settings.max_rows)
-    return _json(codecs.encode_digits(runtime.tag, await runtime.predict(batch)))
+    return _json(codecs.encode_digits(runtime.tag, await _predict(request, runtime, batch)))
 
 
 @app.post(
@@ -138,9 +164,10 @@ async def digits_image(request: Request) -> Response:
     settings, runtime = service.settings, service.digits
     body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES)
     data = await _uploaded_image(request, body)
-    size = runtime.schema["shape"][0]
-    image = images.decode_upload(data, settings.max_image_pixels, size, runtime.schema["value_range"][1])
-    return _json(codecs.encode_digits(runtime.tag, await runtime.predict(image[None])))
+    size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
+    # Decoding can take a while for a large picture: off the event loop.
+    image = await asyncio.to_thread(images.decode_upload, data, settings.max_image_pixels, size, max_value)
+    return _json(codecs.encode_digits(runtime.tag, await _predict(request, runtime, image[None])))
 
 
 async def _uploaded_image(request: Request, body: bytes) -> bytes:

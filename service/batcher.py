@@ -22,10 +22,15 @@ Predict = Callable[[np.ndarray], np.ndarray]
 Observer = Callable[[int, list[float], float], None]
 
 
+class DeadlineExceededError(Exception):
+    """The request's deadline passed while it waited; it was dropped without being computed."""
+
+
 @dataclass
 class _Pending:
     rows: np.ndarray
     future: asyncio.Future[np.ndarray]
+    deadline: float  # time.monotonic() value
     arrived: float = field(default_factory=time.perf_counter)
 
 
@@ -50,11 +55,12 @@ class Batcher:
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, rows: np.ndarray) -> np.ndarray:
-        """Predict ``rows`` (validated, normalised), possibly together with other requests."""
+    async def submit(self, rows: np.ndarray, deadline: float = float("inf")) -> np.ndarray:
+        """Predict ``rows`` (validated, normalised), possibly together with other requests; dropped
+        unseen if ``deadline`` (a ``time.monotonic()`` value) passes before its batch starts."""
         wakeup = self._ensure_running()
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(rows, future))
+        self._queue.append(_Pending(rows, future, deadline))
         wakeup.set()
         return await future
 
@@ -103,10 +109,14 @@ class Batcher:
         """Oldest first, up to max_batch_rows rows; a request larger than that goes alone."""
         batch: list[_Pending] = []
         rows = 0
+        now = time.monotonic()
         while self._queue:
             head = self._queue[0]
-            if head.future.done():  # the client went away
+            if head.future.done():  # the client went away, or its deadline timer fired
                 self._queue.popleft()
+                continue
+            if head.deadline <= now:
+                self._queue.popleft().future.set_exception(DeadlineExceededError())
                 continue
             if batch and rows + len(head.rows) > self._max_batch_rows:
                 break

@@ -72,9 +72,9 @@ class ModelRuntime:
             proba = self.loaded.module.predict_proba(inputs)  # type: ignore[operator]
             return proba.cpu().numpy()  # type: ignore[no-any-return]
 
-    async def predict(self, rows: np.ndarray) -> np.ndarray:
+    async def predict(self, rows: np.ndarray, deadline: float = float("inf")) -> np.ndarray:
         if self.batching:
-            return await self.batcher.submit(rows)
+            return await self.batcher.submit(rows, deadline)
         return await self.batcher.run_alone(rows)
 
     def warm_up(self, example: np.ndarray) -> None:

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
+import threading
+from types import FrameType
 
 import bentoml
 import numpy as np
+import torch
 
 from service.app import app
-from service.loader import load_model
+from service.loader import ModelLoadError, load_model
 from service.metrics import service_metrics
+from service.overload import LIMITS
 from service.runtime import ModelRuntime, configure_threads, resolve_device
-from service.settings import get_settings
+from service.settings import ServingSettings, get_settings
 
 logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its logging config
 
@@ -38,44 +44,92 @@ def freeze_heap() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def pin_model_versions() -> None:
+    """Before any worker starts (BentoML runs this once, in `bentoml serve`'s own process): refuse to
+    start, with the loader's message and a non-zero exit, when a model cannot be served, instead of
+    workers failing and respawning forever; and pin the exact versions found, so that every worker
+    loads the same ones even if a new version is trained meanwhile."""
+    settings = get_settings()
+    refs = {"SERVING_TABULAR_MODEL": settings.tabular_model, "SERVING_DIGITS_MODEL": settings.digits_model}
+    for variable, ref in refs.items():
+        try:
+            loaded = load_model(ref)
+        except ModelLoadError as error:
+            logger.error("refusing to start: %s", error)
+            raise SystemExit(f"refusing to start: {error}") from None
+        os.environ[variable] = loaded.tag  # workers inherit this process's environment
+    get_settings.cache_clear()
+
+
+# Bind loopback unless told otherwise (`--host` or BENTOML_HOST; the container image sets 0.0.0.0).
 @bentoml.asgi_app(app, path="/")
-@bentoml.service(name="bento-serving", workers=_settings.workers)
+@bentoml.service(name="bento-serving", workers=_settings.workers, http={"host": "127.0.0.1"})
 class ModelService:
-    """Both models, loaded once per worker; ``/readyz`` is 200 only after both are warmed up."""
+    """Both models, loaded once per worker; ``/readyz`` is 200 only after both are warmed up, and
+    503 again once SIGTERM starts the drain."""
 
     def __init__(self) -> None:
         self.ready = False
+        self.draining = False
         self.settings = get_settings()
+        LIMITS.max_in_flight, LIMITS.deadline_ms = self.settings.max_in_flight, self.settings.deadline_ms
         configure_threads(self.settings.threads_per_worker())
         device = resolve_device(self.settings.device)
-        metrics = service_metrics()
-        self.tabular = ModelRuntime(
-            load_model(self.settings.tabular_model, device),
-            device,
-            self.settings.tabular_max_batch_rows,
-            self.settings.tabular_max_wait_ms / 1000,
-            self.settings.batching,
-            metrics,
-        )
-        self.digits = ModelRuntime(
-            load_model(self.settings.digits_model, device),
-            device,
-            self.settings.digits_max_batch_rows,
-            self.settings.digits_max_wait_ms / 1000,
-            self.settings.batching,
-            metrics,
-        )
+        self.tabular = self._runtime(self.settings.tabular_model, device, "tabular")
+        self.digits = self._runtime(self.settings.digits_model, device, "digits")
         self.tabular.warm_up(np.zeros(self.tabular.schema["n_features"], dtype=np.float32))
         self.digits.warm_up(np.zeros(self.digits.schema["shape"], dtype=np.float32))
+        self._drain_on_sigterm(self.settings.shutdown_grace_s)
         freeze_heap()
         self.ready = True
         logger.info("serving %s and %s on %s", self.tabular.tag, self.digits.tag, device)
 
+    def _runtime(self, ref: str, device: torch.device, prefix: str) -> ModelRuntime:
+        settings: ServingSettings = self.settings
+        return ModelRuntime(
+            load_model(ref, device),
+            device,
+            getattr(settings, f"{prefix}_max_batch_rows"),
+            getattr(settings, f"{prefix}_max_wait_ms") / 1000,
+            settings.batching,
+            service_metrics(),
+        )
+
+    def _drain_on_sigterm(self, grace_s: float) -> None:
+        """On SIGTERM: readiness turns 503, uvicorn (whose handler runs next) stops accepting and lets
+        in-flight requests finish; if they take longer than ``grace_s``, the worker exits anyway."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # an in-process app (tests): signals belong to the host process
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            if not self.draining:
+                self.draining = True
+                logger.info("SIGTERM: draining in-flight requests for at most %g s", grace_s)
+                timer = threading.Timer(grace_s, _exit_after_grace, args=(grace_s,))
+                timer.daemon = True
+                timer.start()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
     def __is_ready__(self) -> bool:
-        return self.ready
+        return self.ready and not self.draining
+
+    @bentoml.on_deployment  # type: ignore[untyped-decorator]
+    @staticmethod
+    def verify_models() -> None:
+        pin_model_versions()
 
     @bentoml.on_shutdown  # type: ignore[untyped-decorator]
     def close(self) -> None:
         self.ready = False
         self.tabular.close()
         self.digits.close()
+
+
+def _exit_after_grace(grace_s: float) -> None:
+    logger.warning("drain took longer than %g s; exiting with requests still in flight", grace_s)
+    logging.shutdown()
+    os._exit(1)

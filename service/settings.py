@@ -27,6 +27,10 @@ class ServingSettings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=4096 * 4096, ge=64)
 
+    max_in_flight: int = Field(default=128, ge=1, description="prediction requests per worker before 503")
+    deadline_ms: int = Field(default=5000, ge=1, description="default per-request deadline")
+    shutdown_grace_s: float = Field(default=20.0, gt=0, description="drain limit after SIGTERM")
+
     batching: bool = True
     tabular_max_batch_rows: int = Field(default=1024, ge=1)
     tabular_max_wait_ms: float = Field(default=0.0, ge=0)
@@ -37,7 +41,9 @@ class ServingSettings(BaseSettings):
         """Torch intra-op threads so that workers x threads never exceeds the cores."""
         if self.torch_threads is not None:
             return self.torch_threads
-        return max(1, (os.cpu_count() or 1) // self.workers)
+        # The cores this process may run on (taskset, cpusets), not the machine's: two OpenMP threads
+        # spinning on one core cost more than they compute.
+        return max(1, len(os.sched_getaffinity(0)) // self.workers)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,114 @@
+"""The load shedder and deadlines as units: an ASGI app that blocks, driven directly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from service.errors import ApiError
+from service.overload import LIMITS, LoadShedder, deadline_ms, remaining_seconds
+
+
+def http_scope(method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> Scope:
+    return {"type": "http", "method": method, "path": "/classify", "headers": headers or []}
+
+
+class Gate:
+    """An app that holds every request until released, recording the scopes it saw."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.seen: list[Scope] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.seen.append(scope)
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def call(app: Any, scope: Scope) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.fixture
+def limits() -> Any:
+    saved = (LIMITS.max_in_flight, LIMITS.deadline_ms)
+    yield LIMITS
+    LIMITS.max_in_flight, LIMITS.deadline_ms = saved
+
+
+def test_requests_past_the_limit_get_503_overloaded_with_retry_after(limits: Any) -> None:
+    limits.max_in_flight = 2
+
+    async def scenario() -> tuple[list[list[Message]], list[Message], list[Message]]:
+        gate = Gate()
+        shedder = LoadShedder(gate)
+        held = [asyncio.create_task(call(shedder, http_scope())) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        refused = await call(shedder, http_scope())  # the third, while two are in flight
+        health = asyncio.create_task(call(shedder, http_scope("GET")))  # GETs are never shed
+        await asyncio.sleep(0.01)
+        gate.release.set()
+        done = await asyncio.gather(*held)
+        after = await call(shedder, http_scope())  # capacity is back
+        assert shedder.in_flight == 0
+        return done, refused, [*(await health), *after]
+
+    done, refused, later = asyncio.run(scenario())
+    assert all(messages[0]["status"] == 200 for messages in done)
+    assert refused[0]["status"] == 503
+    assert (b"retry-after", b"1") in refused[0]["headers"]
+    assert json.loads(refused[1]["body"])["error"] == "overloaded"
+    assert [m["status"] for m in later if m["type"] == "http.response.start"] == [200, 200]
+
+
+def test_deadline_defaults_and_client_can_only_shorten_it(limits: Any) -> None:
+    limits.deadline_ms = 5000
+    assert deadline_ms(http_scope()) == 5000
+    assert deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", b"250")])) == 250
+    assert deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", b"60000")])) == 5000
+
+
+@pytest.mark.parametrize("value", [b"", b"0", b"-5", b"1.5", b"soon", b"1e3"])
+def test_malformed_deadline_header_is_refused(value: bytes) -> None:
+    with pytest.raises(ApiError) as refused:
+        deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", value)]))
+    assert refused.value.code == "invalid_body"
+    assert refused.value.status == 400
+
+
+def test_remaining_seconds_raises_once_the_deadline_passed() -> None:
+    assert 0 < remaining_seconds({"deadline": time.monotonic() + 1}) <= 1
+    with pytest.raises(ApiError) as late:
+        remaining_seconds({"deadline": time.monotonic() - 0.001})
+    assert late.value.code == "deadline_exceeded"
+    assert late.value.status == 503
+
+
+def test_shedder_stamps_the_deadline_on_admitted_requests(limits: Any) -> None:
+    limits.deadline_ms = 5000
+
+    async def scenario() -> Scope:
+        gate = Gate()
+        gate.release.set()
+        await call(LoadShedder(gate), http_scope(headers=[(b"x-request-deadline-ms", b"100")]))
+        return gate.seen[0]
+
+    before = time.monotonic()
+    seen = asyncio.run(scenario())
+    assert before + 0.09 < seen["deadline"] <= time.monotonic() + 0.1

@@ -1,0 +1,160 @@
+"""Reliability end to end: overload shedding, deadlines, SIGTERM drains, models refused at start.
+Each test starts its own real `bentoml serve` (the settings differ) on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from tests.helpers import REPO, Server, free_port
+
+pytestmark = pytest.mark.slow
+
+ROW = [0.1 * i for i in range(10)]
+HEAVY = {"images": np.tile(load_digits().images[:64], (16, 1, 1)).tolist()}  # 1024 images, ~20 ms each
+
+
+@pytest.fixture
+def make_server(trained_store: Path, tmp_path: Path) -> Iterator[type[Server]]:
+    started: list[Server] = []
+
+    def start(env: dict[str, str]) -> Server:
+        server = Server(env=env, log_path=tmp_path / f"serve-{len(started)}.log").start()
+        started.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in started:
+        server.stop()
+
+
+async def hammer(url: str, clients: int, seconds: float) -> list[tuple[int, float, httpx.Headers]]:
+    """``clients`` closed-loop clients posting 64-row requests for ``seconds``: (status, latency, headers)."""
+    results: list[tuple[int, float, httpx.Headers]] = []
+    body = {"rows": [ROW] * 64}
+    stop_at = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def loop() -> None:
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                answer = await client.post("/classify", json=body)
+                results.append((answer.status_code, time.perf_counter() - started, answer.headers))
+
+        await asyncio.gather(*(loop() for _ in range(clients)))
+    return results
+
+
+def test_overload_is_shed_with_retry_after_and_recovers_at_once(make_server: type[Server]) -> None:
+    server = make_server({"SERVING_MAX_IN_FLIGHT": "8"})  # type: ignore[call-arg]
+    results = asyncio.run(hammer(server.url, clients=160, seconds=4))
+    statuses = [status for status, _, _ in results]
+    accepted = sorted(latency for status, latency, _ in results if status == 200)
+    shed = [headers for status, _, headers in results if status == 503]
+    assert set(statuses) <= {200, 503}, set(statuses)
+    assert accepted, "nothing was accepted"
+    assert shed, "160 clients against an in-flight limit of 8 shed nothing"
+    assert all(headers.get("retry-after") == "1" for headers in shed)
+    p99 = accepted[int(len(accepted) * 0.99) - 1]
+    print(f"\noverload: {len(accepted)} accepted, {len(shed)} shed (503), accepted p99 {p99 * 1000:.0f} ms")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        lone = []
+        for _ in range(10):
+            started = time.perf_counter()
+            assert client.post("/classify", json={"rows": [ROW]}).status_code == 200
+            lone.append(time.perf_counter() - started)
+    print(f"lone request right after the overload: median {sorted(lone)[5] * 1000:.1f} ms")
+    assert sorted(lone)[5] < 0.5  # generous: it must not wait behind a backlog
+    overloaded = httpx.get(f"{server.url}/metrics").text
+    assert 'serving_errors_total{code="overloaded"}' in overloaded
+
+
+def test_deadlines_drop_work_that_cannot_meet_them(make_server: type[Server]) -> None:
+    server = make_server({})  # type: ignore[call-arg]
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        late = client.post("/digits", json=HEAVY, headers={"X-Request-Deadline-Ms": "1"})
+        assert late.status_code == 503
+        assert late.json()["error"] == "deadline_exceeded"
+        assert late.headers["retry-after"] == "1"
+        in_time = client.post("/digits", json=HEAVY, headers={"X-Request-Deadline-Ms": "10000"})
+        assert in_time.status_code == 200
+        bad = client.post("/classify", json={"rows": [ROW]}, headers={"X-Request-Deadline-Ms": "soon"})
+        assert bad.status_code == 400
+        assert bad.json()["error"] == "invalid_body"
+
+
+async def _sigterm_during(server: Server, requests: int) -> tuple[list[object], int, float]:
+    """Send ``requests`` heavy requests, SIGTERM the server while they run, collect the answers."""
+    assert server.process is not None
+    limits = httpx.Limits(max_connections=requests)
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
+        tasks = [asyncio.create_task(client.post("/digits", json=HEAVY)) for _ in range(requests)]
+        await asyncio.sleep(0.8)  # every body sent and being worked on
+        pending = sum(not task.done() for task in tasks)
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        answers = await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.to_thread(server.process.wait, 60)
+    return answers, pending, time.monotonic() - signalled
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits(make_server: type[Server]) -> None:
+    server = make_server({})  # type: ignore[call-arg]
+    answers, pending, exit_seconds = asyncio.run(_sigterm_during(server, requests=64))
+    assert pending > 0, "every request finished before SIGTERM: the test proved nothing"
+    statuses = [getattr(answer, "status_code", type(answer).__name__) for answer in answers]
+    print(
+        f"\nSIGTERM with {pending} requests in flight: {statuses.count(200)} answered 200, exit after {exit_seconds:.1f} s"
+    )
+    assert statuses == [200] * len(answers)
+    assert exit_seconds < 20 + 10  # the default grace period, plus start-up slack of the process tree
+    with pytest.raises(httpx.TransportError):  # new connections are refused once it is gone
+        httpx.post(f"{server.url}/classify", json={"rows": [ROW]}, timeout=5)
+    assert server.log_path is not None
+    assert "SIGTERM: draining" in server.log_path.read_text()
+
+
+def test_drain_is_bounded_by_the_grace_period(make_server: type[Server]) -> None:
+    server = make_server({"SERVING_SHUTDOWN_GRACE_S": "0.5"})  # type: ignore[call-arg]
+    _answers, pending, exit_seconds = asyncio.run(_sigterm_during(server, requests=64))
+    assert pending > 0
+    print(f"\ngrace 0.5 s with {pending} heavy requests in flight: exit after {exit_seconds:.1f} s")
+    assert exit_seconds < 10
+    assert server.log_path is not None
+    assert "drain took longer than 0.5 s" in server.log_path.read_text()
+
+
+def test_tampered_model_is_refused_at_start(trained_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(trained_store, store, ignore=shutil.ignore_patterns("bentos", "tmp"))
+    weights = next((store / "models" / "digits-cnn").glob("*/weights.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve", "service.service:ModelService"]
+    done = subprocess.run(
+        [*command, "--port", str(free_port())],
+        cwd=REPO,
+        env={**os.environ, "BENTOML_HOME": str(store)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "refusing to start" in done.stderr
+    assert "does not match its recorded sha256" in done.stderr
+    assert "make train" in done.stderr
