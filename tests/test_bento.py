@@ -90,8 +90,10 @@ def test_dockerfile_exposes_port_3000_and_starts_bentoml(dockerfile: DockerfileP
     entrypoint = instructions(dockerfile, "ENTRYPOINT")
     assert entrypoint
     assert "env/docker/entrypoint.sh" in entrypoint[-1]
-    # No CMD: the entrypoint then runs `bentoml serve $BENTO_PATH`, which binds 0.0.0.0:3000 by default.
+    # No CMD: the entrypoint then runs `bentoml serve $BENTO_PATH` on port 3000. The service binds
+    # 127.0.0.1 by default, so the image must say 0.0.0.0 (BENTOML_HOST is read by `bentoml serve`).
     assert not instructions(dockerfile, "CMD")
+    assert dockerfile.envs.get("BENTOML_HOST") == "0.0.0.0"
     # The image installs exactly the requirements written into the bento.
     assert any(
         "pip install -r $BENTO_PATH/env/python/requirements.txt" in run
