@@ -15,7 +15,10 @@ export BENTOML_DO_NOT_TRACK := True
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: help install train serve bento test test-fast lint format typecheck lock clean
+LOAD_ARGS ?=
+SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
+
+.PHONY: help install train serve bento load load-ui sweep test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-train: install ## Train both models into the model store ($$BENTOML_HOME, default .bentoml/)
+train: install ## Train both models into the model store (BENTOML_HOME, default .bentoml/)
 	$(BIN)/python -m training all
 
 serve: install ## Serve both models on $(HOST):$(PORT), training them first if the store lacks them
@@ -37,6 +40,17 @@ serve: install ## Serve both models on $(HOST):$(PORT), training them first if t
 bento: install ## Build the bento (code + requirements + Dockerfile) into the store: bentoml build
 	$(BIN)/python -m training all --if-missing
 	$(BIN)/bentoml build .
+
+load: install ## Load test: locust headless, 30 s, 32 users, the mix, own server on core 0 -> reports/load/<time>/
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/python -m load run $(LOAD_ARGS)
+
+load-ui: install ## Locust's web UI on 127.0.0.1:8089 against a running server at $(HOST):$(PORT)
+	$(BIN)/locust -f load/locustfile.py --host http://$(HOST):$(PORT) --web-host 127.0.0.1
+
+sweep: install ## Open-loop rate steps: the knee under a p99 SLO and the replicas needed
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/python -m load sweep $(SWEEP_ARGS)
 
 test: install lint typecheck ## Lint, type-check and run every test, slow ones included (what CI runs)
 	$(BIN)/pytest

@@ -8,6 +8,11 @@ import torch
 from torch import nn
 
 
+# Scaled features are clamped here: a million standard deviations is already far beyond anything the
+# model saw, and unclamped float32 inputs near 3e38 overflow inside the layers into NaN.
+SCALED_LIMIT = 1e6
+
+
 @dataclass(frozen=True)
 class TabularConfig:
     n_features: int = 10
@@ -51,7 +56,7 @@ class TabularClassifier(nn.Module):
             raise ValueError(
                 f"expected features of shape (N, {self.config.n_features}), got {tuple(features.shape)}"
             )
-        scaled = (features - self.mean) / self.scale
+        scaled = ((features - self.mean) / self.scale).clamp(-SCALED_LIMIT, SCALED_LIMIT)
         logits: torch.Tensor = self.net(scaled)
         return logits.squeeze(-1)
 

@@ -113,7 +113,7 @@ async def _predict(request: Request, runtime: ModelRuntime, rows: np.ndarray) ->
     deadline = loop.time() + remaining_seconds(request.scope)  # loop.time() is time.monotonic()
     try:
         async with asyncio.timeout_at(deadline):
-            return await runtime.predict(rows, deadline)
+            return codecs.check_output(await runtime.predict(rows, deadline))
     except (TimeoutError, DeadlineExceededError):
         raise ApiError(
             "deadline_exceeded", "the request's deadline passed before it could be computed"
@@ -210,7 +210,9 @@ async def api_error(request: Request, error: Exception) -> Response:
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
-    return _refuse(request, codes.get(error.status_code, "invalid_body"), str(error.detail))
+    response = _refuse(request, codes.get(error.status_code, "invalid_body"), str(error.detail))
+    response.headers.update(error.headers or {})  # e.g. Allow on a 405
+    return response
 
 
 @app.exception_handler(RequestValidationError)

@@ -60,15 +60,30 @@ def _check_numbers(values: list[Any], where: str, width: int) -> None:
             raise ApiError("not_finite", f"{where}[{index}] is {value}; values must be finite numbers")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _to_float32(values: list[Any], field: str) -> np.ndarray:
+    """Check the range in float64, where nothing has rounded yet, then narrow to float32."""
     try:
-        with np.errstate(over="ignore"):  # overflow to inf is reported below, not warned about
-            array = np.array(values, dtype=np.float32)
+        wide = np.array(values, dtype=np.float64)
     except OverflowError:  # integers beyond float range
         raise ApiError("not_finite", f'"{field}" holds a number too large for float32') from None
-    if not np.isfinite(array).all():
-        raise ApiError("not_finite", f'"{field}" holds a number too large for float32')
-    return array
+    if not (np.abs(wide) <= FLOAT32_MAX).all():
+        raise ApiError("not_finite", f'"{field}" holds a number beyond float32 (±{FLOAT32_MAX:.7g})')
+    return wide.astype(np.float32)
+
+
+def check_output(probabilities: np.ndarray) -> np.ndarray:
+    """Refuse to answer with NaN: inputs far outside the training data can overflow inside the model
+    (a client's mistake, so a 422 naming the row, not a 500 or invalid JSON)."""
+    finite = np.isfinite(probabilities)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise ApiError(
+            "not_finite", f"row {row} is too far outside the training data: the model's output overflowed"
+        )
+    return probabilities
 
 
 def decode_rows(payload: Any, n_features: int, max_rows: int) -> np.ndarray:
@@ -105,7 +120,8 @@ def encode_tabular(model_tag: str, probabilities: np.ndarray) -> bytes:
             "model": model_tag,
             "probabilities": probabilities.tolist(),
             "labels": (probabilities >= 0.5).astype(np.int64).tolist(),
-        }
+        },
+        allow_nan=False,
     ).encode()
 
 
@@ -116,5 +132,6 @@ def encode_digits(model_tag: str, probabilities: np.ndarray) -> bytes:
             "model": model_tag,
             "probabilities": probabilities.tolist(),
             "labels": probabilities.argmax(axis=1).tolist(),
-        }
+        },
+        allow_nan=False,
     ).encode()

@@ -6,7 +6,7 @@ describe the bodies rather than parse them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -23,9 +23,20 @@ _DIGIT_ZERO: list[JsonValue] = [
 ]
 
 
+# Exact shapes and ranges, so that the document says what validation enforces (float32's range for
+# features; the digits grey scale for pixels). The rows-per-request limit is a setting (413 past it).
+FLOAT32_MAX = 3.4028234663852886e38
+Feature = Annotated[float, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+Row = Annotated[list[Feature], Field(min_length=10, max_length=10)]
+Pixel = Annotated[float, Field(ge=0, le=16)]
+Image = Annotated[
+    list[Annotated[list[Pixel], Field(min_length=8, max_length=8)]], Field(min_length=8, max_length=8)
+]
+
+
 class ClassifyRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"rows": [_ROW]}]})
-    rows: list[list[float]] = Field(description="1 to max_rows rows of 10 raw (unscaled) features each")
+    rows: list[Row] = Field(min_length=1, description="1 to max_rows rows of 10 raw (unscaled) features each")
 
 
 class ClassifyResponse(BaseModel):
@@ -43,8 +54,8 @@ class ClassifyResponse(BaseModel):
 
 class DigitsRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"images": [_DIGIT_ZERO]}]})
-    images: list[list[list[float]]] = Field(
-        description="1 to max_rows images, each 8 rows of 8 grey levels in 0..16"
+    images: list[Image] = Field(
+        min_length=1, description="1 to max_rows images, each 8 rows of 8 grey levels in 0..16"
     )
 
 

@@ -114,3 +114,16 @@ def test_input_schemas_describe_the_served_inputs() -> None:
     assert digits["shape"] == [8, 8]
     assert digits["value_range"] == [0.0, 16.0]
     assert digits["class_names"] == [str(i) for i in range(10)]
+
+
+def test_extreme_features_give_a_finite_saturated_answer() -> None:
+    """float32's largest values must not overflow into NaN inside the layers."""
+    model = TabularClassifier().eval()
+    extreme = torch.tensor([[3.4e38] * 10, [-3.4e38] * 10, [3.4e38, -3.4e38] * 5])
+    with torch.no_grad():
+        proba = model.predict_proba(extreme)
+    assert torch.isfinite(proba).all()
+    ordinary = torch.randn(4, 10)
+    with torch.no_grad():
+        unclamped = torch.sigmoid(model.net((ordinary - model.mean) / model.scale).squeeze(-1))
+        torch.testing.assert_close(model.predict_proba(ordinary), unclamped)

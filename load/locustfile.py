@@ -1,0 +1,106 @@
+"""Locust scenarios for the serving API: ``locust -f load/locustfile.py --host http://127.0.0.1:3000``.
+
+One user class; each endpoint scenario is a task with its own tag, and together they are the weighted
+mix (the weights live in load/scenarios.py):
+
+    classify-1    POST /classify, one row              tags: classify-1, classify, mix
+    classify-64   POST /classify, 64 rows              tags: classify-64, classify, mix
+    digits-1      POST /digits, one 8x8 image          tags: digits-1, digits, mix
+    digits-32     POST /digits, 32 images              tags: digits-32, digits, mix
+    digits-image  POST /digits/image, digit-7.png      tags: digits-image, digits, mix
+
+``--tags classify-1`` runs one scenario alone; no tags runs the mix. Every answer is checked (status 200,
+the JSON shape, one entry per row sent, labels in range, label 7 for the uploaded 7); a wrong answer is a
+failure. Request names end with the row count (``/classify [64 rows]``): the summary turns them into
+rows per second. Users do not wait between requests (closed loop: users = concurrency).
+
+With LOAD_PROGRESS_FILE set (``python -m load run`` sets it), a one-line JSON of the live totals is
+rewritten there every second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import gevent
+from locust import FastHttpUser, constant, events, tag, task
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from load.scenarios import SCENARIOS, Scenario, check_answer
+
+
+class ServingUser(FastHttpUser):
+    wait_time = constant(0)
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def _send(self, scenario: Scenario) -> None:
+        with self.client.post(
+            scenario.path,
+            data=scenario.body,  # type: ignore[arg-type]  # bytes are sent as they are
+            headers={"Content-Type": scenario.content_type, "Accept": "application/json"},
+            name=scenario.name,
+            catch_response=True,
+        ) as response:
+            wrong = check_answer(response.status_code or 0, response.content or b"", scenario)
+            if wrong is None:
+                response.success()
+            else:
+                response.failure(wrong)
+
+    @tag(*SCENARIOS["classify-1"].tags)
+    @task(SCENARIOS["classify-1"].weight)
+    def classify_one_row(self) -> None:
+        self._send(SCENARIOS["classify-1"])
+
+    @tag(*SCENARIOS["classify-64"].tags)
+    @task(SCENARIOS["classify-64"].weight)
+    def classify_64_rows(self) -> None:
+        self._send(SCENARIOS["classify-64"])
+
+    @tag(*SCENARIOS["digits-1"].tags)
+    @task(SCENARIOS["digits-1"].weight)
+    def digits_one_image(self) -> None:
+        self._send(SCENARIOS["digits-1"])
+
+    @tag(*SCENARIOS["digits-32"].tags)
+    @task(SCENARIOS["digits-32"].weight)
+    def digits_32_images(self) -> None:
+        self._send(SCENARIOS["digits-32"])
+
+    @tag(*SCENARIOS["digits-image"].tags)
+    @task(SCENARIOS["digits-image"].weight)
+    def digits_upload(self) -> None:
+        self._send(SCENARIOS["digits-image"])
+
+
+def _write_progress(environment: Environment, path: Path) -> None:
+    """Rewrite ``path`` every second with the live totals (atomically: the reader never sees half)."""
+    started = previous_time = time.monotonic()
+    previous_count = 0
+    while True:
+        gevent.sleep(1.0)
+        now, total = time.monotonic(), environment.stats.total
+        line = {
+            "elapsed_s": round(now - started, 1),
+            "users": environment.runner.user_count if environment.runner else 0,
+            "requests": total.num_requests,
+            "failures": total.num_failures,
+            "rps": round((total.num_requests - previous_count) / (now - previous_time), 1),
+            "current_p95_ms": total.get_current_response_time_percentile(0.95),
+        }
+        previous_time, previous_count = now, total.num_requests
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(line))
+        partial.replace(path)
+
+
+@events.test_start.add_listener  # type: ignore[untyped-decorator]
+def _start_progress(environment: Environment, **_: object) -> None:
+    target = os.environ.get("LOAD_PROGRESS_FILE")
+    if target and not isinstance(environment.runner, WorkerRunner):
+        gevent.spawn(_write_progress, environment, Path(target))

@@ -1,0 +1,148 @@
+"""What the load tests send and how an answer is judged; shared by the locustfile and the sweep.
+
+Pure Python (no locust, no gevent), so tests and the asyncio sweep can import it. Every scenario's
+request name carries its row count (``/classify [64 rows]``) so that rows per second can be worked
+out from locust's CSVs alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+DIGIT_7_PNG = Path(__file__).resolve().parent / "data" / "digit-7.png"
+JSON_TYPE = "application/json"
+MULTIPART_BOUNDARY = "load-test-boundary-5c1d3a"
+
+Model = Literal["tabular", "digits"]
+MODEL_NAMES: dict[Model, str] = {"tabular": "tabular-classifier", "digits": "digits-cnn"}
+CLASSES: dict[Model, int] = {"tabular": 2, "digits": 10}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of request: where it goes, its body (built once), and what a right answer holds."""
+
+    tag: str
+    path: str
+    rows: int
+    model: Model
+    weight: int  # share in the weighted mix
+    body: bytes
+    content_type: str
+    expected_labels: tuple[int, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        """The request name in locust's statistics; ends with the row count."""
+        return f"{self.path} [{self.rows} {'row' if self.rows == 1 else 'rows'}]"
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Tags that select it: its own, its endpoint family, and ``mix``."""
+        return (self.tag, self.tag.split("-")[0], "mix")
+
+
+def tabular_rows(count: int, seed: int = 0) -> list[list[float]]:
+    """``count`` rows of 10 features, roughly the spread of the training data."""
+    rng = random.Random(seed)
+    return [[round(rng.gauss(0.0, 2.0), 4) for _ in range(10)] for _ in range(count)]
+
+
+def digit_images(count: int, seed: int = 0) -> list[list[list[int]]]:
+    """``count`` 8x8 images of grey levels 0..16 (noise: valid input, any label is fine)."""
+    rng = random.Random(seed)
+    return [[[rng.randint(0, 16) for _ in range(8)] for _ in range(8)] for _ in range(count)]
+
+
+def multipart_image(png: bytes, field: str = "image", filename: str = "digit-7.png") -> bytes:
+    """A multipart/form-data body with one file field, boundary MULTIPART_BOUNDARY."""
+    head = (
+        f"--{MULTIPART_BOUNDARY}\r\n"
+        f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    )
+    return head.encode() + png + f"\r\n--{MULTIPART_BOUNDARY}--\r\n".encode()
+
+
+def _json(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def build_scenarios() -> dict[str, Scenario]:
+    multipart = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
+    scenarios = [
+        Scenario("classify-1", "/classify", 1, "tabular", 40, _json({"rows": tabular_rows(1)}), JSON_TYPE),
+        Scenario("classify-64", "/classify", 64, "tabular", 10, _json({"rows": tabular_rows(64)}), JSON_TYPE),
+        Scenario("digits-1", "/digits", 1, "digits", 25, _json({"images": digit_images(1)}), JSON_TYPE),
+        Scenario("digits-32", "/digits", 32, "digits", 10, _json({"images": digit_images(32)}), JSON_TYPE),
+        Scenario(
+            "digits-image",
+            "/digits/image",
+            1,
+            "digits",
+            15,
+            multipart_image(DIGIT_7_PNG.read_bytes()),
+            multipart,
+            expected_labels=(7,),
+        ),
+    ]
+    return {scenario.tag: scenario for scenario in scenarios}
+
+
+SCENARIOS = build_scenarios()
+TAGS = sorted({tag for scenario in SCENARIOS.values() for tag in scenario.tags})
+
+_ROWS_IN_NAME = re.compile(r"\[(\d+) rows?\]$")
+
+
+def rows_in_name(name: str) -> int | None:
+    """The row count a request name carries (``/digits [32 rows]`` -> 32), or None."""
+    found = _ROWS_IN_NAME.search(name)
+    return int(found.group(1)) if found else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_entries(probabilities: list[object], labels: list[object], model: Model) -> str | None:
+    classes = CLASSES[model]
+    for index, (probability, label) in enumerate(zip(probabilities, labels, strict=True)):
+        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < classes:
+            return f"labels[{index}] is {label!r}; expected an integer in 0..{classes - 1}"
+        values = [probability] if model == "tabular" else probability
+        if not isinstance(values, list) or len(values) != (1 if model == "tabular" else classes):
+            return f"probabilities[{index}] has the wrong shape"
+        if not all(_is_number(value) and 0.0 <= value <= 1.0 for value in values):
+            return f"probabilities[{index}] holds something that is not a probability"
+    return None
+
+
+def check_answer(status: int, body: bytes, scenario: Scenario) -> str | None:
+    """None when ``body`` is a right answer to ``scenario``; else what is wrong with it."""
+    if status != 200:
+        return f"HTTP {status}: {body[:200].decode(errors='replace')}"
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return "the answer is not JSON"
+    if not isinstance(answer, dict):
+        return "the answer is not a JSON object"
+    model = answer.get("model")
+    if not isinstance(model, str) or not model.startswith(MODEL_NAMES[scenario.model] + ":"):
+        return f"model is {model!r}; expected '{MODEL_NAMES[scenario.model]}:<version>'"
+    probabilities, labels = answer.get("probabilities"), answer.get("labels")
+    if not isinstance(probabilities, list) or not isinstance(labels, list):
+        return "probabilities and labels must be lists"
+    if not len(probabilities) == len(labels) == scenario.rows:
+        return f"{len(probabilities)} probabilities and {len(labels)} labels for {scenario.rows} rows sent"
+    wrong = _check_entries(probabilities, labels, scenario.model)
+    if wrong is None and scenario.expected_labels is not None and tuple(labels) != scenario.expected_labels:
+        return f"labels {labels}; expected {list(scenario.expected_labels)}"
+    return wrong
