@@ -16,9 +16,11 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 
 LOAD_ARGS ?=
+MINUTES ?= 10
+TAG ?= latest
 SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
 
-.PHONY: help install train serve bento load load-ui sweep test test-fast lint format typecheck lock clean
+.PHONY: help install train serve bento load load-ui sweep soak deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +53,24 @@ load-ui: install ## Locust's web UI on 127.0.0.1:8089 against a running server a
 sweep: install ## Open-loop rate steps: the knee under a p99 SLO and the replicas needed
 	$(BIN)/python -m training all --if-missing
 	$(BIN)/python -m load sweep $(SWEEP_ARGS)
+
+soak: install ## Steady mixed traffic for MINUTES (default 10): RSS, fds, latency -> reports/load/<time>-soak/
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/python -m load soak --minutes $(MINUTES)
+
+deploy-tools: ## nginx, promtool, prometheus (apt-get download + dpkg -x into deploy/.tools) and dnsmasq; starts no service
+	bash deploy/install-tools.sh
+
+deploy-check: install deploy-tools ## Deployment files offline: compose config, nginx -t, promtool, kubernetes-validate, hadolint
+	bash deploy/check.sh
+
+image: bento ## Container image bento-serving:$(TAG) from the bento (needs a Docker engine)
+	$(BIN)/bentoml containerize bento-serving:latest -t bento-serving:$(TAG)
+
+image-gpu: install ## CUDA image bento-serving:$(TAG)-gpu from deploy/bentofile.gpu.yaml (needs a Docker engine)
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/bentoml build -f deploy/bentofile.gpu.yaml .
+	$(BIN)/bentoml containerize bento-serving-gpu:latest -t bento-serving:$(TAG)-gpu
 
 test: install lint typecheck ## Lint, type-check and run every test, slow ones included (what CI runs)
 	$(BIN)/pytest

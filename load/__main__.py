@@ -1,9 +1,12 @@
-"""``python -m load {run,sweep}``: load tests of the serving API, bounded in time.
+"""``python -m load {run,sweep,soak}``: load tests of the serving API, bounded in time.
 
 run    locust headless (load/locustfile.py) for --run-time, then CSVs, HTML report, summary JSON and plots
        in reports/load/<timestamp>/; exits 1 when --max-failure-ratio or --max-p99-ms is broken
 sweep  open-loop constant-rate steps, the knee under --slo-p99-ms, and the replicas for --target-rps;
        sweep.json and sweep.png in reports/load/<timestamp>-sweep/
+soak   steady open-loop mixed traffic for --minutes, sampling RSS and open descriptors of the server's
+       process tree and latency per window; soak.json and soak.png in reports/load/<timestamp>-soak/;
+       exits 1 when anything failed or RSS grew more than --max-rss-growth after warm-up
 
 Without --host, a fresh `bentoml serve` of the service is started (1 worker, 1 torch thread, pinned to
 core 0, the load generator to core 1) from the store in $BENTOML_HOME, and stopped at the end.
@@ -111,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-rps", type=_positive_float, default=1000.0, help="req/s to size replicas for (%(default)s)"
     )
     sweep.add_argument("--all-steps", action="store_true", help="go on after two steps in a row miss the SLO")
+
+    soak = commands.add_parser(
+        "soak", parents=[common], help="steady mixed traffic; RSS, descriptors, latency"
+    )
+    soak.add_argument("--minutes", type=_positive_float, default=10.0, help="length of the run (%(default)s)")
+    soak.add_argument(
+        "--rate", type=_positive_float, default=200.0, help="req/s, open loop, the mix (%(default)s)"
+    )
+    soak.add_argument("--window-seconds", type=_positive_float, default=5.0, help="one sample per window")
+    soak.add_argument(
+        "--max-rss-growth", type=_positive_float, default=0.2, help="fail above this RSS growth (%(default)s)"
+    )
     return parser
 
 
@@ -120,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         from load import runner
 
         return runner.main(args)
+    if args.command == "soak":
+        from load import soak
+
+        return soak.main(args)
     from load import sweep
 
     return sweep.main(args)

@@ -22,6 +22,7 @@ class Target:
     url: str
     started_here: bool  # True: this process started it, pinned to harness.SERVER_CPUS
     log: Path | None
+    pid: int | None = None  # the `bentoml serve` process, when started here
 
 
 def wait_ready(url: str, timeout: float) -> None:
@@ -52,7 +53,7 @@ def serving_target(host: str | None, out_dir: Path, ready_timeout: float = 120) 
     server = BentoServer(SERVICE, env, log)
     try:
         server.wait_ready(timeout=ready_timeout)
-        yield Target(server.url, started_here=True, log=log)
+        yield Target(server.url, started_here=True, log=log, pid=server.process.pid)
     finally:
         server.stop()
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-
 # Scaled features are clamped here: a million standard deviations is already far beyond anything the
 # model saw, and unclamped float32 inputs near 3e38 overflow inside the layers into NaN.
 SCALED_LIMIT = 1e6
