@@ -97,7 +97,7 @@ check_nginx() {
     nginx=$(realpath "$nginx")
     unshare --mount --propagation private -- bash -euo pipefail -c '
         conf=$1 nginx=$2; shift 2
-        exec 3<"$conf" # still reachable once /tmp is hidden (the config may live there)
+        exec 3<"$conf" 4<"$nginx" # still reachable once /tmp is hidden (the repo may live there)
         # Private /tmp (nginx -t creates its temporary folders and pid file there) and a
         # copy-on-write /etc holding the hosts file and the config at its compose mount path.
         mount -t tmpfs tmpfs /tmp
@@ -112,7 +112,7 @@ check_nginx() {
         touch /etc/nginx/nginx.conf
         mount --bind /proc/self/fd/3 /etc/nginx/nginx.conf
         mount -o remount,bind,ro /etc/nginx/nginx.conf
-        "$nginx" -t -c /etc/nginx/nginx.conf
+        /proc/self/fd/4 -t -c /etc/nginx/nginx.conf
     ' check-nginx "$conf" "$nginx" "${SERVICE_NAMES[@]}" \
         || die "nginx -t failed for $conf (unshare --mount needs root or CAP_SYS_ADMIN)"
     log "nginx: $conf is valid at /etc/nginx/nginx.conf"

@@ -83,7 +83,12 @@ class Container:
         user = [] if uid is None else ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         if not private_tmp:
             return ["nsenter", f"--net={self.netns}", *user, *command]
-        script = 'mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"'
+        # A copy-on-write /tmp: writes stay private, while whatever already lives under /tmp (this
+        # repository, in a CI clone) stays visible. The upper layer is a tmpfs on /mnt.
+        script = (
+            "mount -t tmpfs tmpfs /mnt && mkdir /mnt/upper /mnt/work && chmod 1777 /mnt/upper && "
+            'mount -t overlay overlay -o lowerdir=/tmp,upperdir=/mnt/upper,workdir=/mnt/work /tmp && exec "$@"'
+        )
         private = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
         return ["nsenter", f"--net={self.netns}", *private, *user, *command]
 
