@@ -17,10 +17,11 @@ PORT ?= 3000
 
 LOAD_ARGS ?=
 MINUTES ?= 10
+BENCH_ARGS ?=
 TAG ?= latest
 SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
 
-.PHONY: help install train serve bento load load-ui sweep soak deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
+.PHONY: help install train serve bento load load-ui sweep soak bench deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +58,11 @@ sweep: install ## Open-loop rate steps: the knee under a p99 SLO and the replica
 soak: install ## Steady mixed traffic for MINUTES (default 10): RSS, fds, latency -> reports/load/<time>-soak/
 	$(BIN)/python -m training all --if-missing
 	$(BIN)/python -m load soak --minutes $(MINUTES)
+
+bench: install ## Side-by-side benchmark (needs wrk) -> load/results/BENCHMARK.md; BENCH_ARGS=--quick -> reports/bench/
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/python -m load.bench $(BENCH_ARGS)
 
 deploy-tools: ## nginx, promtool, prometheus (apt-get download + dpkg -x into deploy/.tools) and dnsmasq; starts no service
 	bash deploy/install-tools.sh

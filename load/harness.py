@@ -114,14 +114,16 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, body: object, connections: int, seconds: float, cpus: str = CLIENT_CPUS) -> WrkResult:
-    """POST ``body`` as JSON to ``url`` with wrk (one thread, ``connections`` keep-alive connections)."""
+    """POST ``body`` as JSON to ``url`` with wrk (one thread, ``connections`` keep-alive connections);
+    a plain GET when ``body`` is None."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        payload = json.dumps(json.dumps(body))  # a Lua string literal is close enough to JSON's
-        script.write(
-            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {payload}\n'
-        )
+        if body is not None:
+            payload = json.dumps(json.dumps(body))  # a Lua string literal is close enough to JSON's
+            script.write(
+                f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {payload}\n'
+            )
     command = [
         "wrk",
         "-t1",

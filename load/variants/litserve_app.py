@@ -1,0 +1,48 @@
+"""LitServe serving the tabular model on POST /classify, written the way LitServe's documentation shows
+it: a ``LitAPI`` with setup / decode_request / predict / encode_response and a ``LitServer`` with its
+defaults (one inference worker, no batching, its uvicorn with uvloop and httptools).
+
+It runs from its own virtual environment (``load.peers.ensure_venv``), with the repo on PYTHONPATH for
+``models/``, from the repo root and with $BENTOML_HOME naming the model store:
+
+    PYTHONPATH=. reports/venvs/litserve/bin/python -m load.variants.litserve_app --port 8000
+
+Readiness: GET /health answers 200 "ok" once the inference worker has run ``setup``.
+"""
+
+import argparse
+
+import litserve as ls  # type: ignore[import-not-found]
+import numpy as np
+
+from load.variants.store_files import answer, load_tabular, predict
+
+
+class TabularAPI(ls.LitAPI):  # type: ignore[misc]
+    def setup(self, device: str) -> None:
+        self.tag, self.model = load_tabular()
+
+    # decode_request's parameter and encode_response's return stay unannotated, as in LitServe's docs:
+    # LitServe reads these annotations to choose how FastAPI parses the request and checks the answer.
+    def decode_request(self, request):  # type: ignore[no-untyped-def]
+        return request["rows"]
+
+    def predict(self, rows: list[list[float]]) -> np.ndarray:
+        return predict(self.model, rows)
+
+    def encode_response(self, probabilities):  # type: ignore[no-untyped-def]
+        return answer(self.tag, probabilities)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    server = ls.LitServer(TabularAPI(api_path="/classify"), accelerator="cpu")
+    # generate_client_file=False: otherwise run() writes an example client.py into the working directory
+    # (the repo root); it changes nothing about serving.
+    server.run(host="127.0.0.1", port=args.port, generate_client_file=False)
+
+
+if __name__ == "__main__":
+    main()
