@@ -42,8 +42,12 @@ class Batcher:
         max_batch_rows: int,
         max_wait_s: float = 0.0,
         observer: Observer | None = None,
+        inline_max_rows: int = 0,
     ) -> None:
         self._predict = predict
+        # Batches this small run on the event loop: their forward pass costs less than handing it to
+        # a thread and back (and the handoff is where a lone request's tail latency came from).
+        self.inline_max_rows = inline_max_rows
         self._max_batch_rows = max_batch_rows
         self._max_wait_s = max_wait_s
         self._observer = observer
@@ -67,10 +71,15 @@ class Batcher:
     async def run_alone(self, rows: np.ndarray) -> np.ndarray:
         """Predict ``rows`` in the model's thread without merging (batching switched off)."""
         started = time.perf_counter()
-        result = await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, rows)
+        result = await self._forward(rows)
         if self._observer:
             self._observer(len(rows), [0.0], time.perf_counter() - started)
         return result
+
+    async def _forward(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) <= self.inline_max_rows:
+            return self._predict(rows)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, rows)
 
     def close(self) -> None:
         if self._task is not None:
@@ -128,7 +137,7 @@ class Batcher:
         started = time.perf_counter()
         merged = batch[0].rows if len(batch) == 1 else np.concatenate([p.rows for p in batch])
         try:
-            result = await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, merged)
+            result = await self._forward(merged)
         except Exception as error:  # a bug, not bad input: every caller gets it
             for pending in batch:
                 if not pending.future.done():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ from service.metrics import ServiceMetrics
 logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its logging config
 
 WARMUP_BATCHES = (1, 8, 64)
+# A forward pass shorter than this runs on the event loop: cheaper than a thread handoff, and too
+# short to hold up other requests noticeably.
+INLINE_BUDGET_S = 0.0002
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -78,10 +82,18 @@ class ModelRuntime:
         return await self.batcher.run_alone(rows)
 
     def warm_up(self, example: np.ndarray) -> None:
-        """A forward pass at a few batch sizes, so the first requests do not pay for lazy init."""
+        """Forward passes at a few batch sizes, so the first requests do not pay for lazy init; the
+        timings decide which batches are cheap enough to run on the event loop (INLINE_BUDGET_S)."""
+        inline = 0
         for size in (*WARMUP_BATCHES, self.max_batch_rows):
-            self.forward(np.repeat(example[None], size, axis=0))
-        logger.info("%s warmed up on %s", self.tag, self.device)
+            batch = np.repeat(example[None], size, axis=0)
+            self.forward(batch)
+            started = time.perf_counter()
+            self.forward(batch)
+            if self.device.type == "cpu" and time.perf_counter() - started < INLINE_BUDGET_S:
+                inline = max(inline, size)
+        self.batcher.inline_max_rows = inline
+        logger.info("%s warmed up on %s; batches up to %d rows run inline", self.tag, self.device, inline)
 
     def close(self) -> None:
         self.batcher.close()

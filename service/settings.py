@@ -31,6 +31,9 @@ class ServingSettings(BaseSettings):
     deadline_ms: int = Field(default=5000, ge=1, description="default per-request deadline")
     shutdown_grace_s: float = Field(default=20.0, gt=0, description="drain limit after SIGTERM")
 
+    access_log: bool = Field(default=False, description="BentoML's line per request")
+    tracing: bool = Field(default=False, description="OpenTelemetry spans for the API routes")
+
     batching: bool = True
     tabular_max_batch_rows: int = Field(default=1024, ge=1)
     tabular_max_wait_ms: float = Field(default=0.0, ge=0)

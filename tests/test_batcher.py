@@ -129,3 +129,17 @@ def test_observer_sees_rows_waits_and_compute_time() -> None:
     assert sum(rows for rows, _, _ in seen) == 12
     assert sum(len(waits) for _, waits, _ in seen) == 4
     assert all(seconds >= 0.01 for _, _, seconds in seen)
+
+
+def test_small_batches_run_inline_and_large_ones_in_the_thread() -> None:
+    model = SlowDouble(delay=0)
+
+    async def scenario() -> None:
+        batcher = Batcher(model, "m", max_batch_rows=100, inline_max_rows=8)
+        await batcher.submit(np.ones((8, 1)))
+        await batcher.submit(np.ones((9, 1)))
+        batcher.close()
+
+    asyncio.run(scenario())
+    assert model.batches == [8, 9]
+    assert model.threads == {"MainThread", "m-forward_0"}  # 8 rows on the loop, 9 in the model's thread

@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.codecs import decode_images, decode_rows, encode_digits, encode_tabular, parse_json
+from service.codecs import (
+    decode_images,
+    decode_rows,
+    encode_digits,
+    encode_tabular,
+    may_hold_booleans,
+    parse_json,
+)
 from service.errors import RETRY_AFTER_SECONDS, STATUS, ApiError, describe, error_response
 
 N_FEATURES = 10
@@ -395,3 +402,56 @@ def test_decode_images_never_fails_any_other_way(value: Any) -> None:
     """The same guarantee for /digits bodies."""
     assert_valid_or_refused(lambda: images_from_body(json.dumps({"images": value}).encode()), (SIZE, SIZE))
     assert_valid_or_refused(lambda: images_from_body(json.dumps(value).encode()), (SIZE, SIZE))
+
+
+def decode_both_ways(decode: Callable[[bool], np.ndarray]) -> tuple[object, object]:
+    """(result or error code) of the slow path and of the fast path, for comparison."""
+    outcomes: list[object] = []
+    for booleans_possible in (True, False):
+        try:
+            outcomes.append(decode(booleans_possible))
+        except ApiError as error:
+            outcomes.append((error.code, error.detail))
+    return outcomes[0], outcomes[1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=near_rows | json_values)
+def test_fast_path_agrees_with_the_exact_checks(value: Any) -> None:
+    """For bodies without booleans the service lets numpy vouch for the rows; it must accept exactly
+    what the per-value checks accept, with the same array, and refuse with the same error."""
+    body = json.dumps({"rows": value}).encode()
+    if may_hold_booleans(body):
+        return  # such bodies always take the exact path
+    payload = parse_json(body)
+    slow, fast = decode_both_ways(lambda possible: decode_rows(payload, N_FEATURES, MAX_ROWS, possible))
+    if isinstance(slow, np.ndarray):
+        assert isinstance(fast, np.ndarray)
+        assert np.array_equal(slow, fast)
+        assert fast.dtype == np.float32
+    else:
+        assert fast == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=near_images | json_values)
+def test_fast_image_path_agrees_with_the_exact_checks(value: Any) -> None:
+    body = json.dumps({"images": value}).encode()
+    if may_hold_booleans(body):
+        return
+    payload = parse_json(body)
+    slow, fast = decode_both_ways(lambda possible: decode_images(payload, SIZE, 16.0, MAX_ROWS, possible))
+    if isinstance(slow, np.ndarray):
+        assert isinstance(fast, np.ndarray)
+        assert np.array_equal(slow, fast)
+    else:
+        assert fast == slow
+
+
+def test_booleans_mixed_with_numbers_are_refused_on_the_service_path() -> None:
+    """numpy would turn [true, 1.5] into [1.0, 1.5]: the body check keeps such bodies on the exact path."""
+    body = json.dumps({"rows": [[True, *[1.5] * 9]]}).encode()
+    assert may_hold_booleans(body)
+    with pytest.raises(ApiError) as caught:
+        decode_rows(parse_json(body), N_FEATURES, MAX_ROWS, may_hold_booleans(body))
+    assert caught.value.code == "invalid_type"
