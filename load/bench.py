@@ -262,7 +262,8 @@ def report(summary: dict[str, dict[str, float]], ceiling: dict[str, float], meta
     ours = summary.get("ours", {})
     lines += [
         "",
-        "Ceilings and floor (in-process, pinned to the server's core, 1 torch thread):",
+        "Ceilings and floor (in-process, pinned to the server's core, 1 torch thread; the in-process path is"
+        " our parse + the exact per-value validation + forward + encode):",
         "",
         *[f"- {name.replace('_', ' ')}: {value:,.0f}" for name, value in ceiling.items()],
         f"- HTTP floor, `GET /livez` on our server at 64 connections: {_fmt(ours.get('floor_rps_c64'), 0)} req/s",
