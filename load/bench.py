@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 from load.ceilings import ceilings
-from load.harness import CLIENT_CPUS, REPO, SERVER_CPUS, wrk
+from load.harness import CLIENT_CPUS, REPO, SERVER_CPUS, tree_cpu_seconds, wrk
 from load.peers import PEERS, start_peer, stop_peer, wait_ready
 
 ONE_ROW = {"rows": [[0.5, -1.2, 0.3, 2.0, -0.7, 0.1, 1.4, -2.1, 0.9, 0.0]]}
@@ -60,18 +59,6 @@ CONFIGS = [
         "both cores for the server; wrk shares core 1 with one of its workers",
     ),
 ]
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        for process in [root, *root.children(recursive=True)]:
-            with_times = process.cpu_times()
-            total += with_times.user + with_times.system
-    except psutil.NoSuchProcess:
-        pass
-    return total
 
 
 def post(url: str, body: object) -> None:

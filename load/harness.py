@@ -37,6 +37,19 @@ def pinned(command: list[str], cpus: str) -> list[str]:
     )
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and all its descendants so far."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            times = process.cpu_times()
+            total += times.user + times.system
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
 class BentoServer:
     """`bentoml serve TARGET` on 127.0.0.1 and a free port, pinned to SERVER_CPUS."""
 
@@ -66,15 +79,7 @@ class BentoServer:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the whole process tree so far."""
-        total = 0.0
-        try:
-            root = psutil.Process(self.process.pid)
-            for process in [root, *root.children(recursive=True)]:
-                with_children = process.cpu_times()
-                total += with_children.user + with_children.system
-        except psutil.NoSuchProcess:
-            pass
-        return total
+        return tree_cpu_seconds(self.process.pid)
 
     def post(self, path: str, body: object) -> bytes:
         request = urllib.request.Request(
