@@ -21,6 +21,7 @@ from service.app import app
 from service.loader import ModelLoadError, load_model
 from service.metrics import service_metrics
 from service.overload import LIMITS
+from service.patches import cancel_request_timers
 from service.runtime import ModelRuntime, configure_threads, resolve_device
 from service.settings import ServingSettings, get_settings
 
@@ -28,6 +29,7 @@ logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its lo
 
 # Decorator arguments are read when this module is imported: the one place settings are read then.
 _settings = get_settings()
+cancel_request_timers()  # see service/patches.py: one uncancelled timer per request otherwise
 TIMEOUT_MARGIN_S = 5.0
 UNTRACED_PATHS = ("/classify", "/digits", "/digits/image", "/models", "/livez", "/readyz", "/metrics")
 
