@@ -1,8 +1,9 @@
 """An in-process batcher per model: merge concurrent requests into one forward pass, counting rows.
 
 It dispatches at once when the model is idle (a lone request never waits for a batch that will not
-come) and merges whatever arrived while the model was busy, up to ``max_batch_rows`` rows. The forward
-pass runs in a worker thread so the event loop keeps accepting, parsing and shedding requests. Every
+come) and merges whatever arrived while the model was busy, up to ``max_batch_rows`` rows. A forward
+pass runs in one thread per model so the event loop keeps accepting, parsing and shedding requests,
+except for batches small enough (``inline_max_rows``) that the thread handoff would cost more. Every
 request is validated before it gets here, so one bad request cannot fail the others in its batch.
 """
 
@@ -69,7 +70,7 @@ class Batcher:
         return await future
 
     async def run_alone(self, rows: np.ndarray) -> np.ndarray:
-        """Predict ``rows`` in the model's thread without merging (batching switched off)."""
+        """Predict ``rows`` without merging (batching switched off); inline or in the model's thread."""
         started = time.perf_counter()
         result = await self._forward(rows)
         if self._observer:
