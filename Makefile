@@ -18,10 +18,11 @@ PORT ?= 3000
 LOAD_ARGS ?=
 MINUTES ?= 10
 BENCH_ARGS ?=
+OVERLOAD_ARGS ?=
 TAG ?= latest
 SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
 
-.PHONY: help install train serve bento load load-ui sweep soak bench deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
+.PHONY: help install train serve bento load load-ui sweep soak bench overload deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +64,11 @@ bench: install ## Side-by-side benchmark (needs wrk) -> load/results/BENCHMARK.m
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m training all --if-missing
 	$(BIN)/python -m load.bench $(BENCH_ARGS)
+
+overload: install ## 4x the saturating load, shedding on and off (needs wrk) -> load/results/OVERLOAD.md; OVERLOAD_ARGS=--quick -> reports/overload/
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m training all --if-missing
+	$(BIN)/python -m load.overload $(OVERLOAD_ARGS)
 
 deploy-tools: ## nginx, promtool, prometheus (apt-get download + dpkg -x into deploy/.tools) and dnsmasq; starts no service
 	bash deploy/install-tools.sh

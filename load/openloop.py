@@ -10,6 +10,7 @@ them as failures, with the time they had waited as their latency (a lower bound)
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ class Outcome:
     finished: float
     lag_ms: float | None  # actual send - scheduled (None: never finished)
     error: str | None  # None: a right answer
+    status: int | None = None  # None: no answer
+    code: str | None = None  # the error code of a JSON error answer
+    retry_after: str | None = None  # the Retry-After header, when sent
 
     @property
     def latency_ms(self) -> float:
@@ -36,13 +40,29 @@ class Outcome:
 async def _send(session: aiohttp.ClientSession, url: str, scenario: Scenario, scheduled: float) -> Outcome:
     loop = asyncio.get_running_loop()
     sent = loop.time()
-    headers = {"Content-Type": scenario.content_type, "Accept": "application/json"}
+    headers = {"Content-Type": scenario.content_type, "Accept": "application/json", **dict(scenario.headers)}
+    status: int | None = None
+    code: str | None = None
+    retry_after: str | None = None
     try:
         async with session.post(url, data=scenario.body, headers=headers) as response:
-            error = check_answer(response.status, await response.read(), scenario)
+            status, body = response.status, await response.read()
+            retry_after = response.headers.get("Retry-After")
+            error = check_answer(status, body, scenario)
+            code = error_code(body) if status >= 400 else None
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:200]
-    return Outcome(scheduled, loop.time(), (sent - scheduled) * 1000, error)
+    return Outcome(scheduled, loop.time(), (sent - scheduled) * 1000, error, status, code, retry_after)
+
+
+def error_code(body: bytes) -> str | None:
+    """The ``error`` field of a JSON error answer, or None when the body is not one."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    code = answer.get("error") if isinstance(answer, dict) else None
+    return code if isinstance(code, str) else None
 
 
 async def run_step(

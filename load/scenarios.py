@@ -36,6 +36,7 @@ class Scenario:
     body: bytes
     content_type: str
     expected_labels: tuple[int, ...] | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers (X-Request-Deadline-Ms, ...)
 
     @property
     def name(self) -> str:

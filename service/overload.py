@@ -3,6 +3,10 @@ deadline per request after which its work is dropped instead of computed.
 
 Runs as a pure ASGI middleware in front of the prediction routes, so a refusal costs no body read
 and no JSON parse; health, readiness and metrics never pass through it.
+
+A request is also refused at once when the requests already in flight would, at the worker's recent
+pace, take longer than its deadline: admitted, it would be parsed and queued only to be dropped, and
+that wasted work is what collapses goodput under overload when clients ask for short deadlines.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError, error_response
 from service.metrics import service_metrics
@@ -27,16 +31,51 @@ class Limits:
 
 
 LIMITS = Limits()
+PACE_WEIGHT = 0.1  # weight of the newest interval in the moving average (about the last 20 answers)
+
+
+@dataclass
+class Pace:
+    """The mean time between successful answers while the worker is busy (an exponential moving
+    average). Only 2xx answers end an interval: a burst of fast refusals or validation errors says
+    nothing about how soon the work queued behind them will be done.
+
+    Times only busy spans: from the start of a busy period or the previous 2xx answer to the next one.
+    With ``in_flight`` requests ahead, a new one should expect to wait about ``in_flight * mean_s``.
+    """
+
+    mean_s: float = 0.0
+    since: float | None = None  # start of the span being timed; None while idle
+
+    def started(self, now: float, in_flight: int) -> None:
+        if in_flight == 0:
+            self.since = now  # a busy period begins
+
+    def answered(self, now: float, in_flight: int, ok: bool = True) -> None:
+        if ok and self.since is not None:
+            interval = now - self.since
+            self.mean_s = (
+                interval if self.mean_s == 0 else self.mean_s + PACE_WEIGHT * (interval - self.mean_s)
+            )
+            self.since = now
+        if in_flight == 0:
+            self.since = None
+
+    def expected_wait_s(self, in_flight: int) -> float:
+        return in_flight * self.mean_s
 
 
 class LoadShedder:
     """Counts prediction requests in flight; past ``LIMITS.max_in_flight`` answers 503 ``overloaded``
     with Retry-After at once. Stamps each admitted request with its deadline (``scope["deadline"]``,
-    a ``time.monotonic()`` value): the default, or sooner if the client asks with X-Request-Deadline-Ms."""
+    a ``time.monotonic()`` value): the default, or sooner if the client asks with X-Request-Deadline-Ms.
+    Refuses (503 ``overloaded``) a request whose deadline is shorter than the expected wait behind
+    the requests in flight; a request that finds none in flight is always admitted."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.in_flight = 0
+        self.pace = Pace()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -46,15 +85,31 @@ class LoadShedder:
             await self._refuse(scope, receive, send, "overloaded", "the server is at capacity; retry shortly")
             return
         try:
-            scope["deadline"] = time.monotonic() + deadline_ms(scope) / 1000
+            budget_s = deadline_ms(scope) / 1000
         except ApiError as error:
             await self._refuse(scope, receive, send, error.code, error.detail)
             return
+        if self.pace.expected_wait_s(self.in_flight) > budget_s:
+            detail = "the requests ahead would take longer than this request's deadline; retry shortly"
+            await self._refuse(scope, receive, send, "overloaded", detail)
+            return
+        now = time.monotonic()
+        scope["deadline"] = now + budget_s
+        self.pace.started(now, self.in_flight)
         self.in_flight += 1
+        status = 0
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_noting_status)
         finally:
             self.in_flight -= 1
+            self.pace.answered(time.monotonic(), self.in_flight, ok=200 <= status < 300)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, code: str, detail: str) -> None:

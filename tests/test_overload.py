@@ -11,7 +11,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from service.errors import ApiError
-from service.overload import LIMITS, LoadShedder, deadline_ms, remaining_seconds
+from service.overload import LIMITS, LoadShedder, Pace, deadline_ms, remaining_seconds
 
 
 def http_scope(method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> Scope:
@@ -112,3 +112,61 @@ def test_shedder_stamps_the_deadline_on_admitted_requests(limits: Any) -> None:
     before = time.monotonic()
     seen = asyncio.run(scenario())
     assert before + 0.09 < seen["deadline"] <= time.monotonic() + 0.1
+
+
+def test_pace_times_only_busy_spans() -> None:
+    pace = Pace()
+    pace.started(10.0, in_flight=0)  # a busy period begins
+    pace.answered(10.2, in_flight=1)  # first answer after 0.2 s, one still in flight
+    assert pace.mean_s == pytest.approx(0.2)
+    pace.answered(10.3, in_flight=0)  # the next 0.1 s later; idle from here
+    assert pace.mean_s == pytest.approx(0.2 + 0.1 * (0.1 - 0.2))
+    pace.started(99.0, in_flight=0)  # the idle gap is not timed
+    pace.answered(99.19, in_flight=0)
+    assert pace.mean_s == pytest.approx(0.19 + 0.1 * (0.19 - 0.19))
+    assert pace.expected_wait_s(10) == pytest.approx(10 * pace.mean_s)
+
+
+def test_pace_counts_only_successful_answers() -> None:
+    """Fast refusals (a burst of 503 deadline_exceeded, say) must not make the queue look quick."""
+    pace = Pace()
+    pace.started(0.0, in_flight=0)
+    pace.answered(0.1, in_flight=3)
+    for moment in (0.101, 0.102, 0.103):
+        pace.answered(moment, in_flight=2, ok=False)
+    pace.answered(0.2, in_flight=1)  # measured from the previous 2xx answer
+    assert pace.mean_s == pytest.approx(0.1)
+
+
+def test_request_whose_deadline_the_queue_would_miss_is_refused_before_its_body(limits: Any) -> None:
+    """At a pace of 0.1 s per answer, 3 in flight means about 0.3 s of wait: a 100 ms deadline is
+    refused at once (its body never read), 5 s is admitted, and with none in flight any is admitted."""
+    limits.max_in_flight, limits.deadline_ms = 128, 5000
+    short = http_scope(headers=[(b"x-request-deadline-ms", b"100")])
+
+    async def scenario() -> tuple[list[Message], list[Message], list[Message], int]:
+        gate = Gate()
+        shedder = LoadShedder(gate)
+        shedder.pace.mean_s = 0.1
+        lone = asyncio.create_task(call(shedder, short))  # none in flight: admitted
+        await asyncio.sleep(0.01)
+        held = [asyncio.create_task(call(shedder, http_scope())) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        refused = await call(shedder, short)
+        patient = asyncio.create_task(call(shedder, http_scope()))
+        await asyncio.sleep(0.01)
+        admitted = len(gate.seen)
+        gate.release.set()
+        await asyncio.gather(*held, patient)
+        return await lone, refused, await patient, admitted
+
+    lone, refused, patient, admitted = asyncio.run(scenario())
+    assert lone[0]["status"] == 200
+    assert patient[0]["status"] == 200
+    assert refused[0]["status"] == 503
+    assert (b"retry-after", b"1") in refused[0]["headers"]
+    assert json.loads(refused[1]["body"]) == {
+        "error": "overloaded",
+        "detail": "the requests ahead would take longer than this request's deadline; retry shortly",
+    }
+    assert admitted == 4  # the lone one, the two held, the patient one; not the refused one
