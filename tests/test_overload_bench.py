@@ -35,6 +35,9 @@ def test_figures_split_accepted_shed_and_the_rest() -> None:
     assert figures["accepted"] == 100
     assert figures["accepted_p50_ms"] == 59.0
     assert figures["accepted_p99_ms"] == 108.0
+    assert figures["accepted_p99_first_half_ms"] == 59.0  # sent before 0.5 s
+    assert figures["accepted_p99_second_half_ms"] == 109.0
+    assert figures["accepted_rps"] == pytest.approx(100 / 5.8, abs=0.1)  # until the last answer, 5.8 s
     assert figures["shed"] == 31
     assert figures["shed_by_code"] == {"overloaded": 30, "deadline_exceeded": 1}
     assert figures["shed_without_retry_after"] == 1
