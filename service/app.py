@@ -24,6 +24,7 @@ from starlette.types import Message
 
 from service import codecs, images
 from service.batcher import DeadlineExceededError
+from service.bodywatch import BODY_WATCH
 from service.errors import ApiError, error_response
 from service.metrics import service_metrics
 from service.overload import LoadShedder, remaining_seconds
@@ -88,13 +89,27 @@ async def read_body(request: Request, limit: int, accepted: tuple[str, ...]) -> 
         raise ApiError("body_too_large", f"the body is {declared} bytes; at most {limit} bytes are accepted")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(
-                "body_too_large", f"the body is over {limit} bytes; at most {limit} bytes are accepted"
-            )
-        chunks.append(chunk)
+    task, deadline = asyncio.current_task(), request.scope.get("deadline")
+    if task is not None and deadline is not None:
+        BODY_WATCH.watch(task, deadline)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(
+                    "body_too_large", f"the body is over {limit} bytes; at most {limit} bytes are accepted"
+                )
+            chunks.append(chunk)
+    except asyncio.CancelledError:
+        if task is None or not BODY_WATCH.cut_off(task):
+            raise
+        task.uncancel()
+        raise ApiError(
+            "request_timeout", "the body did not arrive before the request's deadline; send it at once"
+        ) from None
+    finally:
+        if task is not None:
+            BODY_WATCH.unwatch(task)
     return b"".join(chunks)
 
 

@@ -12,6 +12,7 @@ STATUS: dict[str, int] = {
     "invalid_body": 400,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "body_too_large": 413,
     "too_many_rows": 413,
     "image_too_large": 413,
@@ -47,6 +48,8 @@ class ApiError(Exception):
 def error_response(code: str, detail: str) -> Response:
     status = STATUS[code]
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    if status == 408:
+        headers = {"Connection": "close"}  # the rest of a stalled body is not worth waiting for
     body = json.dumps({"error": code, "detail": detail}).encode()
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 

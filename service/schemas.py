@@ -132,6 +132,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "invalid_json, invalid_body",
+        408: "request_timeout (the body did not arrive before the deadline)",
         413: "body_too_large, too_many_rows, image_too_large",
         415: "unsupported_media_type",
         422: "invalid_shape, invalid_type, not_finite, out_of_range, invalid_image",

@@ -286,6 +286,7 @@ EXPECTED_STATUS = {
     "invalid_body": 400,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "body_too_large": 413,
     "too_many_rows": 413,
     "image_too_large": 413,

@@ -4,9 +4,11 @@ Each test starts its own real `bentoml serve` (the settings differ) on a free lo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,6 +96,52 @@ def test_deadlines_drop_work_that_cannot_meet_them(make_server: type[Server]) ->
         bad = client.post("/classify", json={"rows": [ROW]}, headers={"X-Request-Deadline-Ms": "soon"})
         assert bad.status_code == 400
         assert bad.json()["error"] == "invalid_body"
+
+
+def stalled_post(port: int, deadline_ms: int | None, body_bytes_sent: int) -> socket.socket:
+    """A POST /classify whose headers promise a 33-byte body of which only ``body_bytes_sent`` come."""
+    body = b'{"rows": [[0,0,0,0,0,0,0,0,0,0]]}'
+    extra = b"" if deadline_ms is None else b"X-Request-Deadline-Ms: %d\r\n" % deadline_ms
+    head = b"POST /classify HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.sendall(head + extra + b"Content-Length: %d\r\n\r\n" % len(body) + body[:body_bytes_sent])
+    return sock
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the one answer on ``sock``, read until the server closes it."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_stalled_bodies_get_408_at_their_deadline_and_free_their_slots(make_server: type[Server]) -> None:
+    """Tried: headers then part of the body and nothing more; headers and no body at all; as many
+    stalled clients as the in-flight limit. Each gets a 408 request_timeout at its deadline (not
+    BentoML's 504 some seconds later), the connection is closed, and the slots are free again."""
+    server = make_server({"SERVING_MAX_IN_FLIGHT": "4", "SERVING_DEADLINE_MS": "1500"})  # type: ignore[call-arg]
+    stalled = [stalled_post(server.port, 400, 5), stalled_post(server.port, None, 0)]
+    stalled += [stalled_post(server.port, 600, 10) for _ in range(2)]
+    time.sleep(0.2)
+    refused = httpx.post(f"{server.url}/classify", json={"rows": [ROW]}, timeout=10)
+    assert refused.status_code == 503  # the four stalled clients hold every slot ...
+    answers = [read_answer(sock) for sock in stalled]
+    for status, headers, body in answers:
+        assert status == 408
+        assert headers["content-type"] == "application/json"
+        assert headers.get("connection") == "close"
+        assert json.loads(body) == {
+            "error": "request_timeout",
+            "detail": "the body did not arrive before the request's deadline; send it at once",
+        }
+    answer = httpx.post(f"{server.url}/classify", json={"rows": [ROW]}, timeout=10)
+    assert answer.status_code == 200  # ... and gave them back
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'serving_errors_total{code="request_timeout"}' in metrics
 
 
 async def _sigterm_during(server: Server, requests: int) -> tuple[list[object], int, float]:
