@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict
@@ -25,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from load.harness import REPO, BentoServer, wrk
+from load.harness import REPO, BentoServer, run_meta, wrk
 
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "batched": ("service.service:ModelService", {"SERVING_BATCHING": "true"}),
@@ -144,16 +142,7 @@ def main() -> None:
             print(
                 f"  {json.dumps({k: v for k, v in results[name][-1]['c64'].items() if k in ('rps', 'p99_ms')})}"
             )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout
-    meta = {
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": commit.strip(),
-        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.python_version()}",
-        "seconds": seconds,
-        "repeats": repeats,
-    }
+    meta = run_meta(seconds=seconds, repeats=repeats)
     summary = summarise(results)
     (out_dir / "batching.json").write_text(
         json.dumps({"meta": meta, "summary": summary, "runs": results}, indent=1)

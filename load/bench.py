@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import tempfile
-import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from load.ceilings import ceilings
-from load.harness import CLIENT_CPUS, REPO, SERVER_CPUS, tree_cpu_seconds, wrk
+from load.harness import CLIENT_CPUS, REPO, SERVER_CPUS, run_meta, tree_cpu_seconds, wrk
 from load.peers import PEERS, start_peer, stop_peer, wait_ready
 
 ONE_ROW = {"rows": [[0.5, -1.2, 0.3, 2.0, -0.7, 0.1, 1.4, -2.1, 0.9, 0.0]]}
@@ -322,16 +319,7 @@ def main() -> None:
                 flush=True,
             )
     summary = summarise(runs)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    meta = {
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "seconds": seconds,
-        "rounds": rounds,
-    }
+    meta = run_meta(seconds=seconds, rounds=rounds)
     (out_dir / "bench.json").write_text(
         json.dumps({"meta": meta, "ceilings": ceiling, "summary": summary, "runs": runs}, indent=1)
     )

@@ -23,9 +23,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -35,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from load.harness import REPO, BentoServer, wrk
+from load.harness import REPO, BentoServer, run_meta, wrk
 from load.openloop import Outcome, run_step
 from load.scenarios import JSON_TYPE, SCENARIOS, Scenario, digit_images
 from load.summary import nearest_rank
@@ -381,21 +379,11 @@ def main() -> None:
         )
     print("refusal cost ...", flush=True)
     cost = refusal_cost(store, logs, 3.0 if args.quick else 6.0)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     default, baseline = runs.get("limit-128"), runs.get("no-shedding")
     result = {
-        "meta": {
-            "date": time.strftime("%Y-%m-%d"),
-            "commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "quick": args.quick,
-            "images": args.images,
-            "factor": args.factor,
-            "rate": round(rate, 1),
-            "seconds": seconds,
-        },
+        "meta": run_meta(
+            quick=args.quick, images=args.images, factor=args.factor, rate=round(rate, 1), seconds=seconds
+        ),
         "saturation": sat,
         "configs": runs,
         "checks": checks(runs),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from typing import Any
 
 CHECK_PERIOD_S = 0.1
@@ -26,7 +27,9 @@ class BodyWatch:
 
     def __init__(self) -> None:
         self.reading: dict[asyncio.Task[Any], float] = {}
-        self.expired: set[asyncio.Task[Any]] = set()
+        self.expired: weakref.WeakSet[asyncio.Task[Any]] = (
+            weakref.WeakSet()
+        )  # no task outlives its request here
         self._checker: asyncio.Task[None] | None = None
 
     def watch(self, task: asyncio.Task[Any], deadline: float) -> None:
