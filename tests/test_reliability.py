@@ -71,7 +71,10 @@ def test_overload_is_shed_with_retry_after_and_recovers_at_once(make_server: typ
     assert shed, "160 clients against an in-flight limit of 8 shed nothing"
     assert all(headers.get("retry-after") == "1" for headers in shed)
     p99 = accepted[int(len(accepted) * 0.99) - 1]
-    print(f"\noverload: {len(accepted)} accepted, {len(shed)} shed (503), accepted p99 {p99 * 1000:.0f} ms")
+    print(  # the latency is mostly this one Python client's own queueing; the server's: `make overload`
+        f"\noverload: {len(accepted)} accepted, {len(shed)} shed (503), "
+        f"accepted p99 {p99 * 1000:.0f} ms as this client saw it"
+    )
     with httpx.Client(base_url=server.url, timeout=10) as client:
         lone = []
         for _ in range(10):
