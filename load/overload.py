@@ -14,7 +14,7 @@ limit can protect: for one-row requests the HTTP stack, not the model, is the co
 nearly as much as an answer (measured at the end of the run with wrk: one-row requests against
 limit 1, nearly all refused, beside the defaults). It also keeps 4x the saturating rate within what a
 Python generator on one core can send. Full runs write load/results/OVERLOAD.md and overload.json;
-``--quick`` runs briefly over two configurations and writes to reports/overload/.
+``--quick`` runs briefly over three configurations and writes to reports/overload/.
 """
 
 from __future__ import annotations
@@ -194,13 +194,13 @@ async def measure_config(
     }
 
 
-def start(env: dict[str, str], log: Path, store: str) -> BentoServer:
-    return BentoServer(".", {"BENTOML_HOME": store, **env}, log).wait_ready()
+def start(env: dict[str, str], log: Path) -> BentoServer:
+    return BentoServer(".", env, log).wait_ready()
 
 
-def saturation(scenario: Scenario, store: str, logs: Path, seconds: float) -> dict[str, Any]:
+def saturation(scenario: Scenario, logs: Path, seconds: float) -> dict[str, Any]:
     """Closed-loop req/s at 64 connections with the default settings: the saturating rate."""
-    server = start({}, logs / "saturation.log", store)
+    server = start({}, logs / "saturation.log")
     try:
         body = json.loads(scenario.body)
         wrk(server.url + scenario.path, body, connections=8, seconds=2)  # warm-up
@@ -218,13 +218,13 @@ def saturation(scenario: Scenario, store: str, logs: Path, seconds: float) -> di
     }
 
 
-def refusal_cost(store: str, logs: Path, seconds: float) -> dict[str, Any]:
+def refusal_cost(logs: Path, seconds: float) -> dict[str, Any]:
     """Server CPU per answer with one-row requests at 64 connections: defaults (all answered) beside
     limit 1 (nearly all refused); the refused share's cost is what is left after the answered ones."""
     body = json.loads(SCENARIOS["classify-1"].body)
     costs: dict[str, Any] = {}
     for label, env in (("answered", {}), ("refused", {"SERVING_MAX_IN_FLIGHT": "1"})):
-        server = start(env, logs / f"refusal-{label}.log", store)
+        server = start(env, logs / f"refusal-{label}.log")
         try:
             wrk(server.url + "/classify", body, connections=64, seconds=2)
             cpu = server.cpu_seconds()
@@ -334,7 +334,7 @@ def checks(runs: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m load.overload", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="3 s steps, two configurations; to reports/overload/"
+        "--quick", action="store_true", help="3 s steps, three configurations; to reports/overload/"
     )
     parser.add_argument("--images", type=int, default=512, help="digit images per request (%(default)s)")
     parser.add_argument("--factor", type=float, default=4.0, help="offered load / saturation (%(default)s)")
@@ -348,14 +348,13 @@ def main() -> None:
     seconds = 3.0 if args.quick else args.seconds
     out_dir = args.out_dir or REPO / ("reports/overload" if args.quick else "load/results")
     out_dir.mkdir(parents=True, exist_ok=True)
-    store = os.environ.get("BENTOML_HOME", str(REPO / ".bentoml"))
     logs = Path(tempfile.mkdtemp(prefix="overload-logs-"))
     scenario = heavy_scenario(args.images)
     if (os.cpu_count() or 1) > GENERATOR_CPU:
         os.sched_setaffinity(0, {GENERATOR_CPU})  # the generator's core; servers pin themselves to core 0
 
     print(f"saturation of {scenario.tag} ...", flush=True)
-    sat = saturation(scenario, store, logs, 3.0 if args.quick else 8.0)
+    sat = saturation(scenario, logs, 3.0 if args.quick else 8.0)
     rate = sat["rps"] * args.factor
     print(f"  {sat['rps']:.0f} req/s; offering {rate:.0f} req/s", flush=True)
     runs: dict[str, Any] = {}
@@ -363,7 +362,7 @@ def main() -> None:
         if args.quick and config.label not in QUICK_CONFIGS:
             continue
         print(f"{config.label} at {args.factor:g}x ...", flush=True)
-        server = start(config.env, logs / f"{config.label}.log", store)
+        server = start(config.env, logs / f"{config.label}.log")
         try:
             drain_s = seconds * args.factor + 30  # enough for the unbounded queue to empty
             loaded = heavy_scenario(args.images, config.deadline_ms)
@@ -378,7 +377,7 @@ def main() -> None:
             flush=True,
         )
     print("refusal cost ...", flush=True)
-    cost = refusal_cost(store, logs, 3.0 if args.quick else 6.0)
+    cost = refusal_cost(logs, 3.0 if args.quick else 6.0)
     default, baseline = runs.get("limit-128"), runs.get("no-shedding")
     result = {
         "meta": run_meta(
