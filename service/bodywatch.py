@@ -1,13 +1,13 @@
 """Cut off request bodies that have not arrived by the request's deadline (a slow or stalled client).
 
 Without this, a client that sends its headers and then trickles (or never sends) its body holds an
-in-flight slot until BentoML's traffic timeout answers 504, a server error for a client's fault; a few
-hundred such clients would take every slot. A body still incomplete at its deadline is answered
-``408 request_timeout`` instead.
+in-flight slot until BentoML's traffic timeout answers 504, a server error for a client's fault; as
+many such clients as the in-flight limit would take every slot. A body still incomplete at its deadline
+is answered ``408 request_timeout`` instead.
 
 One periodic check per worker rather than a timer per request: a cancelled asyncio timer stays in the
-loop's heap until it would have fired, and at thousands of requests a second those cost more than the
-requests (see service/app.py). The check stops after a few seconds without a body being read.
+loop's heap until it would have fired, and at thousands of requests a second the collections that walk
+them cost milliseconds (see service/app.py). The check stops after a few seconds without a body being read.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ STATUS: dict[str, int] = {
     "not_ready": 503,
 }
 RETRY_AFTER_SECONDS = 1
+HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
+    503: {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    408: {"Connection": "close"},  # the rest of a stalled body is not worth waiting for
+}
 
 
 class ApiError(Exception):
@@ -47,9 +51,7 @@ class ApiError(Exception):
 
 def error_response(code: str, detail: str) -> Response:
     status = STATUS[code]
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
-    if status == 408:
-        headers = {"Connection": "close"}  # the rest of a stalled body is not worth waiting for
+    headers = HEADERS_BY_STATUS.get(status)
     body = json.dumps({"error": code, "detail": detail}).encode()
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 

@@ -121,9 +121,9 @@ def test_pace_times_only_busy_spans() -> None:
     assert pace.mean_s == pytest.approx(0.2)
     pace.answered(10.3, in_flight=0)  # the next 0.1 s later; idle from here
     assert pace.mean_s == pytest.approx(0.2 + 0.1 * (0.1 - 0.2))
-    pace.started(99.0, in_flight=0)  # the idle gap is not timed
-    pace.answered(99.19, in_flight=0)
-    assert pace.mean_s == pytest.approx(0.19 + 0.1 * (0.19 - 0.19))
+    pace.started(99.0, in_flight=0)  # the idle gap (10.3 .. 99.0) is not timed
+    pace.answered(99.29, in_flight=0)
+    assert pace.mean_s == pytest.approx(0.19 + 0.1 * (0.29 - 0.19))
     assert pace.expected_wait_s(10) == pytest.approx(10 * pace.mean_s)
 
 

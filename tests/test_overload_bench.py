@@ -69,12 +69,10 @@ def test_quick_overload_run_sheds_with_retry_after_and_nothing_else(
     data = json.loads((tmp_path / "overload.json").read_text())
     runs = data["configs"]
     assert set(runs) == {"limit-128", "client-deadline-250", "no-shedding"}
-    assert data["checks"] == {
-        "shed_without_retry_after": 0,
-        "wrong_answers": 0,
-        "other_answers": 0,
-        "generator_fell_behind_in": data["checks"]["generator_fell_behind_in"],
-    }
+    checks = data["checks"]
+    assert checks["shed_without_retry_after"] == 0
+    assert checks["wrong_answers"] == 0
+    assert checks["other_answers"] == 0
     default, deadline, baseline = (
         runs["limit-128"]["step"],
         runs["client-deadline-250"]["step"],
