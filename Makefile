@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# apt-get needs root; as another user, through sudo.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # The model store: .bentoml/ in the repo unless BENTOML_HOME is set.
 export BENTOML_HOME ?= $(CURDIR)/.bentoml
@@ -14,18 +16,21 @@ export BENTOML_DO_NOT_TRACK := True
 
 HOST ?= 127.0.0.1
 PORT ?= 3000
-
-LOAD_ARGS ?=
+TAG ?= latest
 MINUTES ?= 10
+LOAD_ARGS ?=
+SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
 BENCH_ARGS ?=
 OVERLOAD_ARGS ?=
-TAG ?= latest
-SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
+BATCHING_ARGS ?=
 
-.PHONY: help install train serve bento load load-ui sweep soak bench overload deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
+.PHONY: help install models train serve bento load load-ui sweep soak bench overload batching wrk \
+	deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		sed -e 's/$$(HOST)/$(HOST)/g' -e 's/$$(PORT)/$(PORT)/g' -e 's/$$(TAG)/$(TAG)/g' | \
+		awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the project and its dev tools (fast when already done)
 
@@ -34,57 +39,56 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-train: install ## Train both models into the model store (BENTOML_HOME, default .bentoml/)
+models: install ## Train both models into the store only if it lacks them (what serve, load and bench do first)
+	$(BIN)/python -m training all --if-missing
+
+train: install ## Train both models into the model store (BENTOML_HOME, default .bentoml/), new versions
 	$(BIN)/python -m training all
 
-serve: install ## Serve both models on $(HOST):$(PORT), training them first if the store lacks them
-	$(BIN)/python -m training all --if-missing
+serve: models ## Serve both models on $(HOST):$(PORT), training them first if the store lacks them
 	$(BIN)/bentoml serve . --host $(HOST) --port $(PORT)
 
-bento: install ## Build the bento (code + requirements + Dockerfile) into the store: bentoml build
-	$(BIN)/python -m training all --if-missing
+bento: models ## Build the bento (code + requirements + Dockerfile) into the store: bentoml build
 	$(BIN)/bentoml build .
 
-load: install ## Load test: locust headless, 30 s, 32 users, the mix, own server on core 0 -> reports/load/<time>/
-	$(BIN)/python -m training all --if-missing
+load: models ## Load test: locust headless, 30 s, 32 users, the mix, own server on core 0 -> reports/load/<time>/
 	$(BIN)/python -m load run $(LOAD_ARGS)
 
 load-ui: install ## Locust's web UI on 127.0.0.1:8089 against a running server at $(HOST):$(PORT)
 	$(BIN)/locust -f load/locustfile.py --host http://$(HOST):$(PORT) --web-host 127.0.0.1
 
-sweep: install ## Open-loop rate steps: the knee under a p99 SLO and the replicas needed
-	$(BIN)/python -m training all --if-missing
+sweep: models ## Open-loop rate steps: the knee under a p99 SLO and the replicas needed
 	$(BIN)/python -m load sweep $(SWEEP_ARGS)
 
-soak: install ## Steady mixed traffic for MINUTES (default 10): RSS, fds, latency -> reports/load/<time>-soak/
-	$(BIN)/python -m training all --if-missing
+soak: models ## Steady mixed traffic for MINUTES (default 10): RSS, fds, latency -> reports/load/<time>-soak/
 	$(BIN)/python -m load soak --minutes $(MINUTES)
 
-bench: install ## Side-by-side benchmark (needs wrk) -> load/results/BENCHMARK.md; BENCH_ARGS=--quick -> reports/bench/
-	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
-	$(BIN)/python -m training all --if-missing
-	$(BIN)/python -m load.bench $(BENCH_ARGS)
+bench: models wrk ## Side-by-side benchmark -> bench/results/BENCHMARK.md; BENCH_ARGS=--quick -> reports/bench/
+	$(BIN)/python -m bench compare $(BENCH_ARGS)
 
-overload: install ## 4x the saturating load, shedding on and off (needs wrk) -> load/results/OVERLOAD.md; OVERLOAD_ARGS=--quick -> reports/overload/
-	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
-	$(BIN)/python -m training all --if-missing
-	$(BIN)/python -m load.overload $(OVERLOAD_ARGS)
+overload: models wrk ## 4x the saturating load, shedding on and off -> bench/results/OVERLOAD.md; OVERLOAD_ARGS=--quick
+	$(BIN)/python -m bench overload $(OVERLOAD_ARGS)
 
-deploy-tools: ## nginx, promtool, prometheus (apt-get download + dpkg -x into deploy/.tools) and dnsmasq; starts no service
+batching: models wrk ## In-process batcher against none and BentoML's -> bench/results/batching.md; BATCHING_ARGS=--quick
+	$(BIN)/python -m bench batching $(BATCHING_ARGS)
+
+wrk: ## wrk, the HTTP load generator of the benchmarks (apt-get install when missing)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
+deploy-tools: install ## nginx, promtool, prometheus (apt-get download + dpkg -x into deploy/.tools) and dnsmasq; starts no service
 	bash deploy/install-tools.sh
 
-deploy-check: install deploy-tools ## Deployment files offline: compose config, nginx -t, promtool, kubernetes-validate, hadolint
+deploy-check: deploy-tools ## Deployment files offline: compose config, nginx -t, promtool, kubernetes-validate, hadolint
 	bash deploy/check.sh
 
 image: bento ## Container image bento-serving:$(TAG) from the bento (needs a Docker engine)
 	$(BIN)/bentoml containerize bento-serving:latest -t bento-serving:$(TAG)
 
-image-gpu: install ## CUDA image bento-serving:$(TAG)-gpu from deploy/bentofile.gpu.yaml (needs a Docker engine)
-	$(BIN)/python -m training all --if-missing
+image-gpu: models ## CUDA image bento-serving:$(TAG)-gpu from deploy/bentofile.gpu.yaml (needs a Docker engine)
 	$(BIN)/bentoml build -f deploy/bentofile.gpu.yaml .
 	$(BIN)/bentoml containerize bento-serving-gpu:latest -t bento-serving:$(TAG)-gpu
 
-test: install lint typecheck ## Lint, type-check and run every test, slow ones included (what CI runs)
+test: lint typecheck deploy-tools wrk ## Lint, type-check and run every test, slow ones included (what CI runs)
 	$(BIN)/pytest
 
 test-fast: install ## The inner loop: tests not marked slow
@@ -98,7 +102,7 @@ format: install ## ruff: fix what can be fixed and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: install ## mypy (strict) over models, training, service, load
+typecheck: install ## mypy (strict) over models, training, service, load, bench, deploy
 	$(BIN)/mypy
 
 lock: install ## Rewrite constraints.txt from the current .venv

@@ -18,8 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from load.harness import REPO
 from load.scenarios import SCENARIOS, TAGS
+from load.server import REPO
 from load.summary import parse_timespan
 from load.sweep import parse_rates
 

@@ -1,4 +1,4 @@
-"""PNG plots of a run (throughput and latency over time) and of a sweep (latency against offered rate)."""
+"""PNG plots of a run (throughput and latency over time), a sweep (latency against offered rate) and a soak."""
 
 from __future__ import annotations
 
@@ -88,3 +88,23 @@ def plot_sweep(
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_soak(samples: list[dict[str, Any]], path: Path) -> None:
+    """Memory, descriptors and latency per window of a soak run."""
+    times = [sample["t_s"] for sample in samples]
+    fig, (memory, latency) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    memory.plot(times, [s["rss_mib"] for s in samples], label="RSS (MiB), process tree")
+    memory.set_ylabel("MiB")
+    descriptors = memory.twinx()
+    descriptors.plot(times, [s["fds"] for s in samples], color="grey", linestyle="--", label="open fds")
+    descriptors.set_ylabel("fds")
+    memory.legend(loc="upper left")
+    latency.plot(times, [s["p50_ms"] for s in samples], label="p50")
+    latency.plot(times, [s["p99_ms"] for s in samples], label="p99")
+    latency.set(xlabel="seconds", ylabel="ms")
+    latency.legend()
+    fig.suptitle("Soak: memory, descriptors and latency per window")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -17,8 +16,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TextIO
 
-from load.harness import CLIENT_CPUS, REPO, SERVER_CPUS, pinned
 from load.plots import plot_latency, plot_throughput
+from load.reports import new_run_dir, run_meta
+from load.server import CLIENT_CPUS, REPO, SERVER_CPUS, pinned
 from load.summary import (
     parse_timespan,
     read_failures,
@@ -28,7 +28,7 @@ from load.summary import (
     verdict,
     write_json,
 )
-from load.target import SERVER_DEFAULTS, Target, new_run_dir, serving_target
+from load.target import Target, server_env, serving_target
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 GRACE_S = 60  # locust's start-up and report writing, on top of --run-time
@@ -113,24 +113,18 @@ def format_table(summary: dict[str, Any]) -> str:
 
 
 def _meta(args: argparse.Namespace, target: Target, locust_code: int) -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    return {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": commit.stdout.strip(),
-        "host": target.url,
-        "server_started_here": target.started_here,
-        "server_env": {k: os.environ.get(k, v) for k, v in SERVER_DEFAULTS.items()}
-        if target.started_here
-        else None,
-        "cpus": {"server": SERVER_CPUS, "locust": CLIENT_CPUS} if target.started_here else None,
-        "users": args.users,
-        "spawn_rate": args.spawn_rate,
-        "run_time": args.run_time,
-        "tags": args.tags or ["(all: the weighted mix)"],
-        "locust": version("locust"),
-        "locust_exit_code": locust_code,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-    }
+    return run_meta(
+        host=target.url,
+        server_started_here=target.started_here,
+        server_env=server_env() if target.started_here else None,
+        cpus={"server": SERVER_CPUS, "locust": CLIENT_CPUS} if target.started_here else None,
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        run_time=args.run_time,
+        tags=args.tags or ["(all: the weighted mix)"],
+        locust=version("locust"),
+        locust_exit_code=locust_code,
+    )
 
 
 def report(args: argparse.Namespace, target: Target, out: Path, locust_code: int) -> int:

@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -60,17 +61,38 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (0 once it is gone)."""
-    total = 0
+def tree_usage(pid: int) -> tuple[int, int]:
+    """Resident bytes and open file descriptors of ``pid`` and all its descendants ((0, 0) once gone)."""
+    rss, fds = 0, 0
     try:
         root = psutil.Process(pid)
         for process in [root, *root.children(recursive=True)]:
             with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
+                rss += process.memory_info().rss
+                fds += process.num_fds()
     except psutil.NoSuchProcess:
         pass
-    return total
+    return rss, fds
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (0 once it is gone)."""
+    return tree_usage(pid)[0]
+
+
+@contextmanager
+def client_pinned(cpus: str, enabled: bool = True) -> Iterator[None]:
+    """Run this process on ``cpus`` (e.g. "1") for the block, when enabled and the machine has them."""
+    usable = {int(cpu) for cpu in cpus.split(",")} & os.sched_getaffinity(0)
+    if not enabled or not usable or len(os.sched_getaffinity(0)) < 2:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, usable)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def answers_200(url: str, timeout: float = 2) -> bool:

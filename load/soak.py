@@ -17,27 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psutil
 
 from load.openloop import run_step, step_figures
+from load.plots import plot_soak
+from load.reports import new_run_dir
 from load.scenarios import SCENARIOS
-from load.sweep import client_pinned
-from load.target import new_run_dir, serving_target
+from load.server import CLIENT_CPUS, client_pinned, tree_usage
+from load.target import serving_target
 
 WARMUP_SHARE = 0.2
-
-
-def tree_usage(pid: int) -> tuple[float, int]:
-    """RSS in MiB and open file descriptors, summed over ``pid`` and its descendants."""
-    root = psutil.Process(pid)
-    rss, fds = 0, 0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            rss += process.memory_info().rss
-            fds += process.num_fds()
-        except psutil.NoSuchProcess:
-            continue
-    return rss / 2**20, fds
 
 
 async def mixed_window(
@@ -61,7 +49,8 @@ async def soak(url: str, pid: int | None, args: argparse.Namespace) -> list[dict
     async with aiohttp.ClientSession(connector=connector) as session:
         for index in range(windows):
             figures = await mixed_window(session, url, args.rate, args.window_seconds)
-            rss_mib, fds = tree_usage(pid) if pid else (math.nan, -1)
+            rss, fds = tree_usage(pid) if pid else (0, -1)
+            rss_mib = rss / 2**20 if pid else math.nan
             sample = {"t_s": round(time.monotonic() - started, 1), "rss_mib": round(rss_mib, 1), "fds": fds}
             samples.append(
                 {**sample, **{k: figures[k] for k in ("sent", "failures", "p50_ms", "p99_ms", "errors")}}
@@ -96,33 +85,9 @@ def verdict(samples: list[dict[str, Any]], max_growth: float) -> dict[str, Any]:
     }
 
 
-def plot(samples: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    times = [sample["t_s"] for sample in samples]
-    fig, (memory, latency) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    memory.plot(times, [s["rss_mib"] for s in samples], label="RSS (MiB), process tree")
-    memory.set_ylabel("MiB")
-    descriptors = memory.twinx()
-    descriptors.plot(times, [s["fds"] for s in samples], color="grey", linestyle="--", label="open fds")
-    descriptors.set_ylabel("fds")
-    memory.legend(loc="upper left")
-    latency.plot(times, [s["p50_ms"] for s in samples], label="p50")
-    latency.plot(times, [s["p99_ms"] for s in samples], label="p99")
-    latency.set(xlabel="seconds", ylabel="ms")
-    latency.legend()
-    fig.suptitle("Soak: memory, descriptors and latency per window")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def main(args: argparse.Namespace) -> int:
     out_dir = new_run_dir(Path(args.reports_dir), "-soak")
-    with serving_target(args.host, out_dir) as target, client_pinned("1", target.started_here):
+    with serving_target(args.host, out_dir) as target, client_pinned(CLIENT_CPUS, target.started_here):
         print(f"soak: {args.minutes:g} min at {args.rate:g} req/s (the mix) against {target.url}")
         samples = asyncio.run(soak(target.url, target.pid, args))
     result = verdict(samples, args.max_rss_growth)
@@ -136,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
             indent=1,
         )
     )
-    plot(samples, out_dir / "soak.png")
+    plot_soak(samples, out_dir / "soak.png")
     print(json.dumps(result))
     print(f"written to {out_dir}")
     return 0 if result["passed"] else 1

@@ -13,21 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
-import platform
 import sys
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from typing import Any
 
-from load.harness import CLIENT_CPUS, SERVER_CPUS
 from load.openloop import run_steps
 from load.plots import plot_sweep
+from load.reports import new_run_dir, run_meta
 from load.scenarios import SCENARIOS
+from load.server import CLIENT_CPUS, SERVER_CPUS, client_pinned
 from load.summary import write_json
-from load.target import SERVER_DEFAULTS, new_run_dir, serving_target
+from load.target import server_env, serving_target
 
 
 def parse_rates(text: str) -> list[float]:
@@ -75,21 +72,6 @@ def replicas_needed(target_rps: float, knee_rps: float | None) -> int | None:
     return max(1, math.ceil(target_rps / knee_rps))
 
 
-@contextmanager
-def client_pinned(cpus: str, enabled: bool) -> Iterator[None]:
-    """Run this process on ``cpus`` (e.g. "1") for the block, when enabled and the machine has them."""
-    usable = {int(cpu) for cpu in cpus.split(",")} & os.sched_getaffinity(0)
-    if not enabled or not usable or len(os.sched_getaffinity(0)) < 2:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, usable)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
 def format_steps(steps: Sequence[Mapping[str, Any]], slo_p99_ms: float, max_failure_ratio: float) -> str:
     def cell(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
@@ -107,23 +89,21 @@ def format_steps(steps: Sequence[Mapping[str, Any]], slo_p99_ms: float, max_fail
 
 
 def _meta(args: argparse.Namespace, url: str, started_here: bool) -> dict[str, Any]:
-    return {
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": url,
-        "server_started_here": started_here,
-        "server_env": {k: os.environ.get(k, v) for k, v in SERVER_DEFAULTS.items()} if started_here else None,
-        "cpus": {"server": SERVER_CPUS, "client": CLIENT_CPUS} if started_here else None,
-        "scenario": args.scenario,
-        "rows_per_request": SCENARIOS[args.scenario].rows,
-        "rates": args.rates,
-        "step_seconds": args.step_seconds,
-        "warmup_seconds": args.warmup_seconds,
-        "drain_seconds": args.drain_seconds,
-        "slo_p99_ms": args.slo_p99_ms,
-        "max_failure_ratio": args.max_failure_ratio,
-        "aiohttp": version("aiohttp"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-    }
+    return run_meta(
+        host=url,
+        server_started_here=started_here,
+        server_env=server_env() if started_here else None,
+        cpus={"server": SERVER_CPUS, "client": CLIENT_CPUS} if started_here else None,
+        scenario=args.scenario,
+        rows_per_request=SCENARIOS[args.scenario].rows,
+        rates=args.rates,
+        step_seconds=args.step_seconds,
+        warmup_seconds=args.warmup_seconds,
+        drain_seconds=args.drain_seconds,
+        slo_p99_ms=args.slo_p99_ms,
+        max_failure_ratio=args.max_failure_ratio,
+        aiohttp=version("aiohttp"),
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ is answered ``408 request_timeout`` instead.
 
 One periodic check per worker rather than a timer per request: a cancelled asyncio timer stays in the
 loop's heap until it would have fired, and at thousands of requests a second the collections that walk
-them cost milliseconds (see service/app.py). The check stops after a few seconds without a body being read.
+them cost milliseconds (see service/handlers.py). service/app.py gives each app one watch. The check stops after a few seconds without a body being read.
 """
 
 from __future__ import annotations
@@ -59,6 +59,3 @@ class BodyWatch:
                     del self.reading[task]
                     self.expired.add(task)
                     task.cancel()
-
-
-BODY_WATCH = BodyWatch()

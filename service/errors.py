@@ -6,7 +6,7 @@ import json
 
 from starlette.responses import Response
 
-# Status of every error code the API can answer with (the table in ../shared/DESIGN.md).
+# Status of every error code the API can answer with (docs/serving.md lists them for clients).
 STATUS: dict[str, int] = {
     "invalid_json": 400,
     "invalid_body": 400,

@@ -22,15 +22,14 @@ from service.metrics import service_metrics
 DEADLINE_HEADER = b"x-request-deadline-ms"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Limits:
-    """Set once by the service at start (before any request), read by every request."""
+    """The shedder's limits, from the service's settings (SERVING_MAX_IN_FLIGHT, SERVING_DEADLINE_MS)."""
 
     max_in_flight: int = 128
     deadline_ms: int = 5000
 
 
-LIMITS = Limits()
 PACE_WEIGHT = 0.1  # weight of the newest interval in the moving average (about the last 20 answers)
 
 
@@ -66,14 +65,15 @@ class Pace:
 
 
 class LoadShedder:
-    """Counts prediction requests in flight; past ``LIMITS.max_in_flight`` answers 503 ``overloaded``
+    """Counts prediction requests in flight; past ``limits.max_in_flight`` answers 503 ``overloaded``
     with Retry-After at once. Stamps each admitted request with its deadline (``scope["deadline"]``,
     a ``time.monotonic()`` value): the default, or sooner if the client asks with X-Request-Deadline-Ms.
     Refuses (503 ``overloaded``) a request whose deadline is shorter than the expected wait behind
     the requests in flight; a request that finds none in flight is always admitted."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limits: Limits | None = None) -> None:
         self.app = app
+        self.limits = limits or Limits()
         self.in_flight = 0
         self.pace = Pace()
 
@@ -81,11 +81,11 @@ class LoadShedder:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= LIMITS.max_in_flight:
+        if self.in_flight >= self.limits.max_in_flight:
             await self._refuse(scope, receive, send, "overloaded", "the server is at capacity; retry shortly")
             return
         try:
-            budget_s = deadline_ms(scope) / 1000
+            budget_s = deadline_ms(scope, self.limits.deadline_ms) / 1000
         except ApiError as error:
             await self._refuse(scope, receive, send, error.code, error.detail)
             return
@@ -117,8 +117,8 @@ class LoadShedder:
         await error_response(code, detail)(scope, receive, send)
 
 
-def deadline_ms(scope: Scope) -> int:
-    """The request's deadline in milliseconds: the default, or the client's shorter one."""
+def deadline_ms(scope: Scope, default_ms: int) -> int:
+    """The request's deadline in milliseconds: ``default_ms``, or the client's shorter one."""
     for name, value in scope["headers"]:
         if name == DEADLINE_HEADER:
             text = value.decode("latin-1").strip()
@@ -126,15 +126,16 @@ def deadline_ms(scope: Scope) -> int:
                 raise ApiError(
                     "invalid_body", "X-Request-Deadline-Ms must be a positive whole number of milliseconds"
                 )
-            return min(int(text), LIMITS.deadline_ms)
-    return LIMITS.deadline_ms
+            return min(int(text), default_ms)
+    return default_ms
 
 
-def remaining_seconds(scope: Scope) -> float:
-    """Seconds left before the request's deadline; raises deadline_exceeded when none are."""
+def remaining_seconds(scope: Scope, default_s: float) -> float:
+    """Seconds left before the request's deadline (``default_s`` when no shedder stamped one); raises
+    deadline_exceeded when none are left."""
     deadline: float | None = scope.get("deadline")
     if deadline is None:
-        return LIMITS.deadline_ms / 1000
+        return default_s
     left = deadline - time.monotonic()
     if left <= 0:
         raise ApiError("deadline_exceeded", "the request's deadline passed before it could be computed")

@@ -1,10 +1,10 @@
-"""One fix to BentoML 1.4.39, applied when the service module is imported.
+"""One fix to BentoML 1.4.39, applied by each worker as its service starts (``ModelService.__init__``).
 
 BentoML's TimeoutMiddleware (always on: `traffic.timeout` cannot be switched off) schedules one timer
 per request with ``loop.call_later`` and never cancels it, so every request leaves a timer, a future and
 a context alive for the whole timeout. At a few thousand requests a second that is tens of thousands of
 live objects: the event loop's timer heap grows, and young-generation garbage collections walk them
-(8-140 ms pauses measured, load/results/PROFILE.md). This version behaves the same (504 after the
+(8-140 ms pauses measured, bench/results/PROFILE.md). This version behaves the same (504 after the
 timeout) and cancels the timer when the request is done.
 """
 

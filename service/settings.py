@@ -13,7 +13,7 @@ from models import DIGITS, TABULAR
 
 
 class ServingSettings(BaseSettings):
-    """Every knob of the service; the README's configuration table lists them."""
+    """Every knob of the service; docs/serving.md's configuration table lists them."""
 
     model_config = SettingsConfigDict(env_prefix="SERVING_", frozen=True)
 

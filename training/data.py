@@ -64,7 +64,7 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int, source: dict[str, Any]) -> S
 
 
 def tabular_split(seed: int) -> Split:
-    """``make_classification`` with the course's parameters; features float32, labels float32 0/1."""
+    """``make_classification`` with the original tutorial's parameters; features float32, labels float32 0/1."""
     x, y = make_classification(**TABULAR_PARAMS)
     source = {"generator": "sklearn.datasets.make_classification", "params": TABULAR_PARAMS}
     return _split(x.astype(np.float32), y.astype(np.float32), seed, source)

@@ -51,8 +51,8 @@ def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _tabular_model(split: Split) -> nn.Module:
     model = TabularClassifier()
-    # StandardScaler statistics (population std, as scikit-learn's) from the training rows only: the
-    # course fitted them on all rows, which leaks the test split into training.
+    # StandardScaler statistics (population std, as scikit-learn's) from the training rows only:
+    # fitting them on all rows would leak the test split into training.
     std = split.x_train.std(axis=0)
     model.set_scaler(
         torch.from_numpy(split.x_train.mean(axis=0)), torch.from_numpy(np.where(std > 0, std, 1))

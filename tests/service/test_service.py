@@ -16,23 +16,16 @@ from starlette.testclient import TestClient
 
 from service.errors import STATUS
 
-LIMITS = {"SERVING_MAX_ROWS": "64", "SERVING_MAX_BODY_BYTES": "65536", "SERVING_MAX_IMAGE_PIXELS": "250000"}
-
 
 @pytest.fixture(scope="module")
 def client(trained_store: Path) -> Iterator[TestClient]:
     """One in-process app for the module, with small limits so that the limit tests stay cheap."""
-    patch = pytest.MonkeyPatch()
-    for name, value in LIMITS.items():
-        patch.setenv(name, value)
-    from service.service import ModelService
-    from service.settings import get_settings
+    from service.service import build_service
+    from service.settings import ServingSettings
 
-    get_settings.cache_clear()
-    with TestClient(ModelService.to_asgi(), raise_server_exceptions=False) as test_client:
+    settings = ServingSettings(max_rows=64, max_body_bytes=65536, max_image_pixels=250_000)
+    with TestClient(build_service(settings).to_asgi(), raise_server_exceptions=False) as test_client:
         yield test_client
-    get_settings.cache_clear()
-    patch.undo()
 
 
 def assert_error(response: Any, code: str) -> dict[str, Any]:

@@ -8,8 +8,6 @@ import io
 import re
 import statistics
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,19 +17,12 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from tests.helpers import Server
+from load.server import ServerProcess
+from tests.conftest import StartServer
 
 pytestmark = pytest.mark.slow
 
 ROW_COUNT = 64
-
-
-@pytest.fixture(scope="module")
-def server(trained_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    running = Server(env={"SERVING_WORKERS": "1"}, log_path=log).start()
-    yield running
-    running.stop()
 
 
 def rows(count: int, seed: int = 0) -> list[list[float]]:
@@ -55,7 +46,7 @@ def metric(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_every_endpoint_answers(server: Server) -> None:
+def test_every_endpoint_answers(server: ServerProcess) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         classify = client.post("/classify", json={"rows": rows(3)})
         assert classify.status_code == 200
@@ -78,7 +69,7 @@ def test_every_endpoint_answers(server: Server) -> None:
         assert "/classify" in client.get("/docs.json").json()["paths"]
 
 
-def test_concurrent_single_rows_equal_one_batched_request(server: Server) -> None:
+def test_concurrent_single_rows_equal_one_batched_request(server: ServerProcess) -> None:
     """64 concurrent one-row requests give the same probabilities as one 64-row request, and the
     batcher merged some of them (fewer forward passes than requests)."""
     batch = rows(ROW_COUNT, seed=1)
@@ -96,7 +87,7 @@ def test_concurrent_single_rows_equal_one_batched_request(server: Server) -> Non
     assert 1 <= forward_passes <= ROW_COUNT
 
 
-def test_bad_requests_never_fail_good_ones_beside_them(server: Server) -> None:
+def test_bad_requests_never_fail_good_ones_beside_them(server: ServerProcess) -> None:
     good = [("/classify", {"rows": [row]}) for row in rows(48, seed=2)]
     good += [("/digits", {"images": [image]}) for image in load_digits().images[:16].tolist()]
     bad = [
@@ -117,8 +108,8 @@ def test_bad_requests_never_fail_good_ones_beside_them(server: Server) -> None:
     assert good_statuses == [200] * len(good)
     assert all(400 <= status < 500 for status in bad_statuses), bad_statuses
     assert httpx.get(f"{server.url}/readyz").status_code == 200
-    assert server.log_path is not None
-    log = server.log_path.read_text(errors="replace")
+    assert server.launch.log is not None
+    log = server.launch.log.read_text(errors="replace")
     assert "-> invalid_shape: rows[0] has 9 values" in log  # one concise line per refusal ...
     assert "Traceback" not in log  # ... and never a traceback for a client's mistake
 
@@ -133,7 +124,7 @@ def lone_latencies(url: str, count: int) -> list[float]:
     return timings
 
 
-def test_lone_request_is_not_slowed_by_a_max_size_request(server: Server) -> None:
+def test_lone_request_is_not_slowed_by_a_max_size_request(server: ServerProcess) -> None:
     """The adaptive-batcher trap: after one very large request, lone requests must not wait."""
     before = statistics.median(lone_latencies(server.url, 30))
     large = httpx.post(f"{server.url}/classify", json={"rows": rows(1024, seed=4)}, timeout=30)
@@ -146,7 +137,7 @@ def test_lone_request_is_not_slowed_by_a_max_size_request(server: Server) -> Non
     assert after < before * 3 + 0.050  # generous: a shared 2-core machine is noisy
 
 
-def test_readiness_stays_true_through_load(server: Server) -> None:
+def test_readiness_stays_true_through_load(server: ServerProcess) -> None:
     assert httpx.get(f"{server.url}/readyz").status_code == 200
     answers = asyncio.run(
         post_many(server.url, [("/classify", {"rows": rows(8, seed=i)}) for i in range(200)])
@@ -156,14 +147,9 @@ def test_readiness_stays_true_through_load(server: Server) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch on this machine")
-def test_serves_on_the_gpu(trained_store: Path, tmp_path: Path) -> None:
-    gpu = Server(env={"SERVING_DEVICE": "cuda"}, log_path=tmp_path / "serve.log").start()
-    try:
-        answer = httpx.post(f"{gpu.url}/classify", json={"rows": rows(4)}, timeout=30)
-        assert answer.status_code == 200
-        digits = httpx.post(
-            f"{gpu.url}/digits", json={"images": load_digits().images[:40].tolist()}, timeout=30
-        )
-        assert np.equal(digits.json()["labels"], load_digits().target[:40]).sum() >= 36
-    finally:
-        gpu.stop()
+def test_serves_on_the_gpu(serve: StartServer) -> None:
+    gpu = serve({"SERVING_DEVICE": "cuda"})
+    answer = httpx.post(f"{gpu.url}/classify", json={"rows": rows(4)}, timeout=30)
+    assert answer.status_code == 200
+    digits = httpx.post(f"{gpu.url}/digits", json={"images": load_digits().images[:40].tolist()}, timeout=30)
+    assert np.equal(digits.json()["labels"], load_digits().target[:40]).sum() >= 36

@@ -24,6 +24,7 @@ from load.__main__ import build_parser
 from load.openloop import run_steps
 from load.plots import plot_latency, plot_sweep, plot_throughput
 from load.scenarios import MULTIPART_BOUNDARY, SCENARIOS, TAGS, check_answer, rows_in_name
+from load.server import ServerProcess
 from load.summary import (
     histogram_percentile,
     nearest_rank,
@@ -35,7 +36,7 @@ from load.summary import (
     verdict,
 )
 from load.sweep import find_knee, meets_slo, parse_rates, replicas_needed
-from tests.helpers import Server, run_python
+from tests.helpers import run_python
 
 CLASSIFY_OK = {"model": "tabular-classifier:abc", "probabilities": [0.9], "labels": [1]}
 
@@ -449,14 +450,6 @@ def test_open_loop_gives_up_on_answers_after_the_drain_time_and_can_stop_early()
 # --- against servers, through subprocesses ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(trained_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    running = Server(env={"SERVING_WORKERS": "1"}, log_path=log).start()
-    yield running
-    running.stop()
-
-
 REPORT_FILES = {
     "locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
     "locust.json", "locust.log", "report.html", "summary.json", "throughput.png", "latency.png",
@@ -469,7 +462,7 @@ def _only_folder(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_locustfile_runs_every_scenario_without_failures(server: Server, tmp_path: Path) -> None:
+def test_locustfile_runs_every_scenario_without_failures(server: ServerProcess, tmp_path: Path) -> None:
     done = run_python(
         "-m", "locust", "-f", "load/locustfile.py", "--headless", "--users", "8", "--spawn-rate", "8",
         "--run-time", "5s", "--host", server.url, "--csv", str(tmp_path / "l"), "--json-file", str(tmp_path / "l"),
@@ -484,7 +477,7 @@ def test_locustfile_runs_every_scenario_without_failures(server: Server, tmp_pat
 
 
 @pytest.mark.slow
-def test_load_run_writes_every_report(server: Server, tmp_path: Path) -> None:
+def test_load_run_writes_every_report(server: ServerProcess, tmp_path: Path) -> None:
     done = run_python(
         "-m", "load", "run", "--host", server.url, "--run-time", "5s", "--users", "8", "--reports-dir", str(tmp_path),
         timeout=180,
@@ -516,7 +509,7 @@ def test_load_run_counts_wrong_answers_as_failures_and_exits_1(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_sweep_writes_its_json_and_plot(server: Server, tmp_path: Path) -> None:
+def test_sweep_writes_its_json_and_plot(server: ServerProcess, tmp_path: Path) -> None:
     done = run_python(
         "-m", "load", "sweep", "--host", server.url, "--rates", "20,40", "--step-seconds", "2", "--warmup-seconds",
         "0.5", "--all-steps", "--slo-p99-ms", "100", "--reports-dir", str(tmp_path), timeout=180,

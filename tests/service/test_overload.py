@@ -11,7 +11,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from service.errors import ApiError
-from service.overload import LIMITS, LoadShedder, Pace, deadline_ms, remaining_seconds
+from service.overload import Limits, LoadShedder, Pace, deadline_ms, remaining_seconds
 
 
 def http_scope(method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> Scope:
@@ -45,19 +45,12 @@ async def call(app: Any, scope: Scope) -> list[Message]:
     return sent
 
 
-@pytest.fixture
-def limits() -> Any:
-    saved = (LIMITS.max_in_flight, LIMITS.deadline_ms)
-    yield LIMITS
-    LIMITS.max_in_flight, LIMITS.deadline_ms = saved
-
-
-def test_requests_past_the_limit_get_503_overloaded_with_retry_after(limits: Any) -> None:
-    limits.max_in_flight = 2
+def test_requests_past_the_limit_get_503_overloaded_with_retry_after() -> None:
+    limits = Limits(max_in_flight=2)
 
     async def scenario() -> tuple[list[list[Message]], list[Message], list[Message]]:
         gate = Gate()
-        shedder = LoadShedder(gate)
+        shedder = LoadShedder(gate, limits)
         held = [asyncio.create_task(call(shedder, http_scope())) for _ in range(2)]
         await asyncio.sleep(0.01)
         refused = await call(shedder, http_scope())  # the third, while two are in flight
@@ -77,36 +70,38 @@ def test_requests_past_the_limit_get_503_overloaded_with_retry_after(limits: Any
     assert [m["status"] for m in later if m["type"] == "http.response.start"] == [200, 200]
 
 
-def test_deadline_defaults_and_client_can_only_shorten_it(limits: Any) -> None:
-    limits.deadline_ms = 5000
-    assert deadline_ms(http_scope()) == 5000
-    assert deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", b"250")])) == 250
-    assert deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", b"60000")])) == 5000
+def test_deadline_defaults_and_client_can_only_shorten_it() -> None:
+    assert deadline_ms(http_scope(), 5000) == 5000
+    assert deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", b"250")]), 5000) == 250
+    assert deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", b"60000")]), 5000) == 5000
 
 
 @pytest.mark.parametrize("value", [b"", b"0", b"-5", b"1.5", b"soon", b"1e3"])
 def test_malformed_deadline_header_is_refused(value: bytes) -> None:
     with pytest.raises(ApiError) as refused:
-        deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", value)]))
+        deadline_ms(http_scope(headers=[(b"x-request-deadline-ms", value)]), 5000)
     assert refused.value.code == "invalid_body"
     assert refused.value.status == 400
 
 
 def test_remaining_seconds_raises_once_the_deadline_passed() -> None:
-    assert 0 < remaining_seconds({"deadline": time.monotonic() + 1}) <= 1
+    assert 0 < remaining_seconds({"deadline": time.monotonic() + 1}, 5.0) <= 1
+    assert remaining_seconds({}, 5.0) == 5.0  # no shedder in front: the default
     with pytest.raises(ApiError) as late:
-        remaining_seconds({"deadline": time.monotonic() - 0.001})
+        remaining_seconds({"deadline": time.monotonic() - 0.001}, 5.0)
     assert late.value.code == "deadline_exceeded"
     assert late.value.status == 503
 
 
-def test_shedder_stamps_the_deadline_on_admitted_requests(limits: Any) -> None:
-    limits.deadline_ms = 5000
+def test_shedder_stamps_the_deadline_on_admitted_requests() -> None:
 
     async def scenario() -> Scope:
         gate = Gate()
         gate.release.set()
-        await call(LoadShedder(gate), http_scope(headers=[(b"x-request-deadline-ms", b"100")]))
+        await call(
+            LoadShedder(gate, Limits(deadline_ms=5000)),
+            http_scope(headers=[(b"x-request-deadline-ms", b"100")]),
+        )
         return gate.seen[0]
 
     before = time.monotonic()
@@ -138,15 +133,15 @@ def test_pace_counts_only_successful_answers() -> None:
     assert pace.mean_s == pytest.approx(0.1)
 
 
-def test_request_whose_deadline_the_queue_would_miss_is_refused_before_its_body(limits: Any) -> None:
+def test_request_whose_deadline_the_queue_would_miss_is_refused_before_its_body() -> None:
     """At a pace of 0.1 s per answer, 3 in flight means about 0.3 s of wait: a 100 ms deadline is
     refused at once (its body never read), 5 s is admitted, and with none in flight any is admitted."""
-    limits.max_in_flight, limits.deadline_ms = 128, 5000
+    limits = Limits(max_in_flight=128, deadline_ms=5000)
     short = http_scope(headers=[(b"x-request-deadline-ms", b"100")])
 
     async def scenario() -> tuple[list[Message], list[Message], list[Message], int]:
         gate = Gate()
-        shedder = LoadShedder(gate)
+        shedder = LoadShedder(gate, limits)
         shedder.pace.mean_s = 0.1
         lone = asyncio.create_task(call(shedder, short))  # none in flight: admitted
         await asyncio.sleep(0.01)

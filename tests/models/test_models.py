@@ -29,7 +29,7 @@ def test_tabular_shapes_and_dtypes() -> None:
     assert torch.all((proba > 0) & (proba < 1))
 
 
-def test_tabular_layers_follow_the_course() -> None:
+def test_tabular_layers_are_10_16_8_1() -> None:
     linear = [layer for layer in TabularClassifier().net if isinstance(layer, torch.nn.Linear)]
     assert [(layer.in_features, layer.out_features) for layer in linear] == [(10, 16), (16, 8), (8, 1)]
 

@@ -304,7 +304,7 @@ EXPECTED_STATUS = {
 
 
 def test_status_table_matches_the_contract() -> None:
-    """Clients key on these codes and statuses (DESIGN.md, "The HTTP API"); a change is a breaking change."""
+    """Clients key on these codes and statuses (docs/serving.md, "Errors"); a change is a breaking change."""
     assert STATUS == EXPECTED_STATUS
 
 

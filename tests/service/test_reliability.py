@@ -10,9 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,26 +18,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from tests.helpers import REPO, Server, free_port
+from load.server import ServerProcess, bentoml_cli, free_port
+from tests.conftest import StartServer
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 
 ROW = [0.1 * i for i in range(10)]
 HEAVY = {"images": np.tile(load_digits().images[:64], (16, 1, 1)).tolist()}  # 1024 images, ~20 ms each
-
-
-@pytest.fixture
-def make_server(trained_store: Path, tmp_path: Path) -> Iterator[type[Server]]:
-    started: list[Server] = []
-
-    def start(env: dict[str, str]) -> Server:
-        server = Server(env=env, log_path=tmp_path / f"serve-{len(started)}.log").start()
-        started.append(server)
-        return server
-
-    yield start  # type: ignore[misc]
-    for server in started:
-        server.stop()
 
 
 async def hammer(url: str, clients: int, seconds: float) -> list[tuple[int, float, httpx.Headers]]:
@@ -60,8 +46,8 @@ async def hammer(url: str, clients: int, seconds: float) -> list[tuple[int, floa
     return results
 
 
-def test_overload_is_shed_with_retry_after_and_recovers_at_once(make_server: type[Server]) -> None:
-    server = make_server({"SERVING_MAX_IN_FLIGHT": "8"})  # type: ignore[call-arg]
+def test_overload_is_shed_with_retry_after_and_recovers_at_once(serve: StartServer) -> None:
+    server = serve({"SERVING_MAX_IN_FLIGHT": "8"})
     results = asyncio.run(hammer(server.url, clients=160, seconds=4))
     statuses = [status for status, _, _ in results]
     accepted = sorted(latency for status, latency, _ in results if status == 200)
@@ -87,8 +73,8 @@ def test_overload_is_shed_with_retry_after_and_recovers_at_once(make_server: typ
     assert 'serving_errors_total{code="overloaded"}' in overloaded
 
 
-def test_deadlines_drop_work_that_cannot_meet_them(make_server: type[Server]) -> None:
-    server = make_server({})  # type: ignore[call-arg]
+def test_deadlines_drop_work_that_cannot_meet_them(serve: StartServer) -> None:
+    server = serve({})
     with httpx.Client(base_url=server.url, timeout=30) as client:
         late = client.post("/digits", json=HEAVY, headers={"X-Request-Deadline-Ms": "1"})
         assert late.status_code == 503
@@ -122,11 +108,11 @@ def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def test_stalled_bodies_get_408_at_their_deadline_and_free_their_slots(make_server: type[Server]) -> None:
+def test_stalled_bodies_get_408_at_their_deadline_and_free_their_slots(serve: StartServer) -> None:
     """Tried: headers then part of the body and nothing more; headers and no body at all; as many
     stalled clients as the in-flight limit. Each gets a 408 request_timeout at its deadline (not
     BentoML's 504 some seconds later), the connection is closed, and the slots are free again."""
-    server = make_server({"SERVING_MAX_IN_FLIGHT": "4", "SERVING_DEADLINE_MS": "1500"})  # type: ignore[call-arg]
+    server = serve({"SERVING_MAX_IN_FLIGHT": "4", "SERVING_DEADLINE_MS": "1500"})
     stalled = [stalled_post(server.port, 400, 5), stalled_post(server.port, None, 0)]
     stalled += [stalled_post(server.port, 600, 10) for _ in range(2)]
     time.sleep(0.2)
@@ -147,7 +133,7 @@ def test_stalled_bodies_get_408_at_their_deadline_and_free_their_slots(make_serv
     assert 'serving_errors_total{code="request_timeout"}' in metrics
 
 
-async def _sigterm_during(server: Server, requests: int) -> tuple[list[object], int, float]:
+async def _sigterm_during(server: ServerProcess, requests: int) -> tuple[list[object], int, float]:
     """Send ``requests`` heavy requests, SIGTERM the server while they run, collect the answers."""
     assert server.process is not None
     limits = httpx.Limits(max_connections=requests)
@@ -162,8 +148,8 @@ async def _sigterm_during(server: Server, requests: int) -> tuple[list[object], 
     return answers, pending, time.monotonic() - signalled
 
 
-def test_sigterm_finishes_in_flight_requests_then_exits(make_server: type[Server]) -> None:
-    server = make_server({})  # type: ignore[call-arg]
+def test_sigterm_finishes_in_flight_requests_then_exits(serve: StartServer) -> None:
+    server = serve({})
     answers, pending, exit_seconds = asyncio.run(_sigterm_during(server, requests=64))
     assert pending > 0, "every request finished before SIGTERM: the test proved nothing"
     statuses = [getattr(answer, "status_code", type(answer).__name__) for answer in answers]
@@ -174,18 +160,18 @@ def test_sigterm_finishes_in_flight_requests_then_exits(make_server: type[Server
     assert exit_seconds < 20 + 10  # the default grace period, plus start-up slack of the process tree
     with pytest.raises(httpx.TransportError):  # new connections are refused once it is gone
         httpx.post(f"{server.url}/classify", json={"rows": [ROW]}, timeout=5)
-    assert server.log_path is not None
-    assert "SIGTERM: draining" in server.log_path.read_text()
+    assert server.launch.log is not None
+    assert "SIGTERM: draining" in server.launch.log.read_text()
 
 
-def test_drain_is_bounded_by_the_grace_period(make_server: type[Server]) -> None:
-    server = make_server({"SERVING_SHUTDOWN_GRACE_S": "0.5"})  # type: ignore[call-arg]
+def test_drain_is_bounded_by_the_grace_period(serve: StartServer) -> None:
+    server = serve({"SERVING_SHUTDOWN_GRACE_S": "0.5"})
     _answers, pending, exit_seconds = asyncio.run(_sigterm_during(server, requests=64))
     assert pending > 0
     print(f"\ngrace 0.5 s with {pending} heavy requests in flight: exit after {exit_seconds:.1f} s")
     assert exit_seconds < 10
-    assert server.log_path is not None
-    assert "drain took longer than 0.5 s" in server.log_path.read_text()
+    assert server.launch.log is not None
+    assert "drain took longer than 0.5 s" in server.launch.log.read_text()
 
 
 def test_tampered_model_is_refused_at_start(trained_store: Path, tmp_path: Path) -> None:
@@ -195,7 +181,7 @@ def test_tampered_model_is_refused_at_start(trained_store: Path, tmp_path: Path)
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0x01
     weights.write_bytes(bytes(data))
-    command = [str(Path(sys.executable).parent / "bentoml"), "serve", "service.service:ModelService"]
+    command = [bentoml_cli(), "serve", "service.service:ModelService"]
     done = subprocess.run(
         [*command, "--port", str(free_port())],
         cwd=REPO,

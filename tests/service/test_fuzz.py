@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, Server
+from tests.conftest import StartServer
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 150
-CONFIG = REPO / "tests" / "fuzz" / "schemathesis.toml"
+CONFIG = REPO / "tests" / "service" / "fuzz" / "schemathesis.toml"
 
 
-def test_schemathesis_finds_no_failure(trained_store: Path, tmp_path: Path) -> None:
-    log = tmp_path / "serve.log"
-    server = Server(log_path=log).start()
+def test_schemathesis_finds_no_failure(serve: StartServer, tmp_path: Path) -> None:
+    server = serve()
     try:
         done = subprocess.run(
             [
@@ -50,4 +50,5 @@ def test_schemathesis_finds_no_failure(trained_store: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout[-4000:]
     assert generated is not None
     assert int(generated.group(1)) >= EXAMPLES_PER_OPERATION
-    assert "Traceback" not in log.read_text(errors="replace")
+    assert server.launch.log is not None
+    assert "Traceback" not in server.launch.log.read_text(errors="replace")
