@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what deploy/check.sh and tests/test_deploy.py / tests/test_topology.py need, without a
+# Installs what deploy/check.sh and tests/deploy/test_deploy.py / tests/deploy/test_topology.py need, without a
 # Docker engine and without starting any system service. Idempotent: a second run does nothing.
 #
 #   nginx, promtool, prometheus  Debian packages, `apt-get download` + `dpkg -x` into deploy/.tools

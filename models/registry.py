@@ -1,5 +1,9 @@
 """What the rest of the code needs to know about each model, without I/O: names, how to build the
-module from its config, and the input schema a saved model must match."""
+module from its config, the input schema a saved model must match, and where it is served.
+
+``SPECS`` is the one table of models: training (its recipes), the service (settings, runtimes,
+routes, version pins) and the load tools iterate over it, so a new model of a kind the service
+already knows (``input_schema(...)["kind"]``: "tabular" or "image") is its module and its entry here."""
 
 from __future__ import annotations
 
@@ -21,7 +25,9 @@ Config = TabularConfig | DigitsConfig
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str
+    name: str  # the model store name
+    key: str  # short name: `python -m training KEY`, SERVING_<KEY>_MODEL and the other per-model settings
+    route: str  # POST path of its JSON predictions (an image model also takes uploads at ROUTE/image)
     config_type: type[TabularConfig] | type[DigitsConfig]
     build: Callable[[Any], nn.Module]
     input_schema: Callable[[Any], dict[str, Any]]
@@ -49,8 +55,8 @@ def digits_schema(config: DigitsConfig) -> dict[str, Any]:
 
 
 SPECS: dict[str, ModelSpec] = {
-    TABULAR: ModelSpec(TABULAR, TabularConfig, TabularClassifier, tabular_schema),
-    DIGITS: ModelSpec(DIGITS, DigitsConfig, DigitsCNN, digits_schema),
+    TABULAR: ModelSpec(TABULAR, "tabular", "/classify", TabularConfig, TabularClassifier, tabular_schema),
+    DIGITS: ModelSpec(DIGITS, "digits", "/digits", DigitsConfig, DigitsCNN, digits_schema),
 }
 
 

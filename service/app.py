@@ -7,6 +7,7 @@ one body watch per app, and the handlers that turn every error into the one JSON
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,65 +16,52 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from models import SPECS
 from service import handlers
 from service.bodywatch import BodyWatch
 from service.errors import ApiError, error_response
+from service.handlers import Endpoint
+from service.kinds import kind_of
 from service.metrics import service_metrics
 from service.overload import Limits, LoadShedder
-from service.schemas import (
-    ERRORS,
-    IMAGE_BODY,
-    ClassifyRequest,
-    ClassifyResponse,
-    DigitsRequest,
-    DigitsResponse,
-    ModelInfo,
-    json_body,
-)
+from service.schemas import ERRORS, IMAGE_BODY, ModelInfo, json_body
 from service.settings import ServingSettings
 
 # Under "bentoml" so that the server's logging config keeps and formats it (others are disabled).
 logger = logging.getLogger("bentoml.serving.requests")
 
-# path, method, handler, and what the OpenAPI document says of it
-ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
-    (
-        "/classify",
-        "POST",
-        handlers.classify,
-        {
-            "response_model": ClassifyResponse,
-            "openapi_extra": json_body(ClassifyRequest),
-            "summary": "Probability of class 1 for each row of 10 raw features",
-        },
-    ),
-    (
-        "/digits",
-        "POST",
-        handlers.digits,
-        {
-            "response_model": DigitsResponse,
-            "openapi_extra": json_body(DigitsRequest),
-            "summary": "Class probabilities for each 8x8 image (grey levels 0..16)",
-        },
-    ),
-    (
-        "/digits/image",
-        "POST",
-        handlers.digits_image,
-        {
-            "response_model": DigitsResponse,
-            "openapi_extra": IMAGE_BODY,
-            "summary": "Classify an uploaded PNG or JPEG of one handwritten digit",
-        },
-    ),
-    (
-        "/models",
-        "GET",
-        handlers.models,
-        {"response_model": list[ModelInfo], "summary": "The loaded models: tags, input schemas, metrics"},
-    ),
-]
+
+def routes() -> list[tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]]:
+    """(path, method, handler, what the OpenAPI document says of it) for every model of the registry,
+    then the model list. An endpoint's name (its OpenAPI operation) comes from its path."""
+    table: list[tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]] = []
+    for spec in SPECS.values():
+        kind = kind_of(spec.input_schema(spec.config_type()))
+        table.append(
+            (
+                spec.route,
+                "POST",
+                _named(handlers.json_predictions(spec.name), spec.route),
+                {
+                    "response_model": kind.response,
+                    "openapi_extra": json_body(kind.request),
+                    "summary": kind.summary,
+                },
+            )
+        )
+        if kind.upload_summary is not None:
+            upload = f"{spec.route}/image"
+            summary = kind.upload_summary
+            options = {"response_model": kind.response, "openapi_extra": IMAGE_BODY, "summary": summary}
+            table.append((upload, "POST", _named(handlers.image_predictions(spec.name), upload), options))
+    models = {"response_model": list[ModelInfo], "summary": "The loaded models: tags, input schemas, metrics"}
+    table.append(("/models", "GET", handlers.models, models))
+    return table
+
+
+def _named(endpoint: Endpoint, path: str) -> Endpoint:
+    endpoint.__name__ = path.strip("/").replace("/", "_")  # FastAPI names the operation after it
+    return endpoint
 
 
 def create_app(settings: ServingSettings) -> FastAPI:
@@ -89,7 +77,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.add_middleware(
         LoadShedder, limits=Limits(max_in_flight=settings.max_in_flight, deadline_ms=settings.deadline_ms)
     )
-    for path, method, endpoint, openapi in ROUTES:
+    for path, method, endpoint, openapi in routes():
         responses = ERRORS if method == "POST" else None
         app.add_api_route(path, endpoint, methods=[method], responses=responses, **openapi)
     app.add_exception_handler(ApiError, api_error)

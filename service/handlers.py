@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import bentoml
@@ -23,6 +24,7 @@ from service import codecs, images
 from service.batcher import DeadlineExceededError
 from service.bodywatch import BodyWatch
 from service.errors import ApiError
+from service.kinds import kind_of
 from service.overload import remaining_seconds
 from service.runtime import ModelRuntime
 from service.settings import ServingSettings
@@ -31,14 +33,14 @@ JSON_TYPES = ("application/json",)
 # Bodies above this are parsed in a thread, so that a large one does not stall the event loop.
 INLINE_PARSE_BYTES = 256 * 1024
 MULTIPART_TYPES = ("multipart/form-data",)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class ServesModels(Protocol):
     """What the handlers need from the BentoML service instance."""
 
     settings: ServingSettings
-    tabular: ModelRuntime
-    digits: ModelRuntime
+    runtimes: dict[str, ModelRuntime]  # by model name, in the registry's order
     ready: bool
 
 
@@ -126,35 +128,38 @@ async def _predict(
         ) from None
 
 
-async def classify(request: Request) -> Response:
-    service = _service()
-    settings, runtime = service.settings, service.tabular
-    body = await read_body(request, settings.max_body_bytes, JSON_TYPES, _watch(request))
-    payload = await _parse(body)
-    booleans = codecs.may_hold_booleans(body)
-    rows = codecs.decode_rows(payload, runtime.schema["n_features"], settings.max_rows, booleans)
-    return _json(codecs.encode_tabular(runtime.tag, await _predict(request, service, runtime, rows)))
+def json_predictions(name: str) -> Endpoint:
+    """The handler of model ``name``'s JSON predictions (``{"rows": ...}`` or ``{"images": ...}``)."""
+
+    async def predict(request: Request) -> Response:
+        service = _service()
+        settings, runtime = service.settings, service.runtimes[name]
+        body = await read_body(request, settings.max_body_bytes, JSON_TYPES, _watch(request))
+        payload = await _parse(body)
+        kind = kind_of(runtime.schema)
+        batch = kind.decode(payload, runtime.schema, settings.max_rows, codecs.may_hold_booleans(body))
+        return _json(kind.encode(runtime.tag, await _predict(request, service, runtime, batch)))
+
+    return predict
 
 
-async def digits(request: Request) -> Response:
-    service = _service()
-    settings, runtime = service.settings, service.digits
-    body = await read_body(request, settings.max_body_bytes, JSON_TYPES, _watch(request))
-    payload = await _parse(body)
-    size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
-    batch = codecs.decode_images(payload, size, max_value, settings.max_rows, codecs.may_hold_booleans(body))
-    return _json(codecs.encode_digits(runtime.tag, await _predict(request, service, runtime, batch)))
+def image_predictions(name: str) -> Endpoint:
+    """The handler of model ``name``'s uploads: one PNG or JPEG in the multipart field ``image``."""
 
+    async def predict_upload(request: Request) -> Response:
+        service = _service()
+        settings, runtime = service.settings, service.runtimes[name]
+        body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES, _watch(request))
+        data = await _uploaded_image(request, body)
+        size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
+        # Decoding can take a while for a large picture: off the event loop.
+        image = await asyncio.to_thread(
+            images.decode_upload, data, settings.max_image_pixels, size, max_value
+        )
+        encode = kind_of(runtime.schema).encode
+        return _json(encode(runtime.tag, await _predict(request, service, runtime, image[None])))
 
-async def digits_image(request: Request) -> Response:
-    service = _service()
-    settings, runtime = service.settings, service.digits
-    body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES, _watch(request))
-    data = await _uploaded_image(request, body)
-    size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
-    # Decoding can take a while for a large picture: off the event loop.
-    image = await asyncio.to_thread(images.decode_upload, data, settings.max_image_pixels, size, max_value)
-    return _json(codecs.encode_digits(runtime.tag, await _predict(request, service, runtime, image[None])))
+    return predict_upload
 
 
 async def _uploaded_image(request: Request, body: bytes) -> bytes:
@@ -183,4 +188,4 @@ async def _uploaded_image(request: Request, body: bytes) -> bytes:
 
 async def models() -> Response:
     service = _service()
-    return JSONResponse([runtime.loaded.describe() for runtime in (service.tabular, service.digits)])
+    return JSONResponse([runtime.loaded.describe() for runtime in service.runtimes.values()])

@@ -19,19 +19,19 @@ import bentoml
 import numpy as np
 import torch
 
-from service.app import create_app
+from models import SPECS
+from service.app import create_app, routes
+from service.kinds import kind_of
 from service.loader import ModelLoadError, load_model
 from service.metrics import service_metrics
 from service.patches import cancel_request_timers
 from service.runtime import ModelRuntime, configure_threads, resolve_device
-from service.settings import ServingSettings, get_settings
+from service.settings import ServingSettings, get_settings, model_settings, model_variable
 
 logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its logging config
 
 TIMEOUT_MARGIN_S = 5.0
-UNTRACED_PATHS = ("/classify", "/digits", "/digits/image", "/models", "/livez", "/readyz", "/metrics")
-# The environment variable that carries each model's pinned version to the workers.
-MODEL_VARIABLES = {"tabular_model": "SERVING_TABULAR_MODEL", "digits_model": "SERVING_DIGITS_MODEL"}
+HEALTH_PATHS = ("/livez", "/readyz", "/metrics")
 
 
 def freeze_heap() -> None:
@@ -48,7 +48,7 @@ def freeze_heap() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def pin_model_versions(settings: ServingSettings) -> dict[str, str]:
+def pin_model_versions() -> dict[str, str]:
     """Before any worker starts (BentoML runs this once, in `bentoml serve`'s own process): refuse to
     start, with the loader's message and a non-zero exit, when a model cannot be served, instead of
     workers failing and respawning forever; and pin the exact versions found, so that every worker
@@ -57,15 +57,14 @@ def pin_model_versions(settings: ServingSettings) -> dict[str, str]:
     Workers are separate processes that BentoML starts with a copy of this process's environment,
     taken after this hook: the environment is the only way to hand them the pinned versions."""
     pins: dict[str, str] = {}
-    for field, variable in MODEL_VARIABLES.items():
+    for spec in SPECS.values():
         try:
-            loaded = load_model(getattr(settings, field))
+            loaded = load_model(model_settings(spec.name).model)
         except ModelLoadError as error:
             logger.error("refusing to start: %s", error)
             raise SystemExit(f"refusing to start: {error}") from None
-        pins[variable] = loaded.tag
+        pins[model_variable(spec.key, "model")] = loaded.tag
     os.environ.update(pins)
-    get_settings.cache_clear()
     return pins
 
 
@@ -81,7 +80,9 @@ def build_service(settings: ServingSettings) -> Any:
         # Measured (bench/results/PROFILE.md): per-request access lines and OpenTelemetry spans were
         # most of the CPU a small request costs. Both are opt-in; refusals are still logged one line each.
         logging={"access": {"enabled": settings.access_log}},
-        tracing={"excluded_urls": [] if settings.tracing else list(UNTRACED_PATHS)},
+        tracing={
+            "excluded_urls": [] if settings.tracing else [*(route[0] for route in routes()), *HEALTH_PATHS]
+        },
         # BentoML's request timeout (a 504) must come after our deadline (a 503 with Retry-After).
         traffic={"timeout": settings.deadline_ms / 1000 + TIMEOUT_MARGIN_S},
     )
@@ -96,24 +97,16 @@ def build_service(settings: ServingSettings) -> Any:
             cancel_request_timers()  # see service/patches.py: one uncancelled timer per request otherwise
             configure_threads(settings.threads_per_worker())
             device = resolve_device(settings.device)
-            self.tabular = self._runtime(settings.tabular_model, device, "tabular")
-            self.digits = self._runtime(settings.digits_model, device, "digits")
-            self.tabular.warm_up(np.zeros(self.tabular.schema["n_features"], dtype=np.float32))
-            self.digits.warm_up(np.zeros(self.digits.schema["shape"], dtype=np.float32))
+            self.runtimes = {name: _runtime(name, settings, device) for name in SPECS}
+            for runtime in self.runtimes.values():
+                runtime.warm_up(
+                    np.zeros(kind_of(runtime.schema).input_shape(runtime.schema), dtype=np.float32)
+                )
             _drain_on_sigterm(self, settings.shutdown_grace_s)
             freeze_heap()
             self.ready = True
-            logger.info("serving %s and %s on %s", self.tabular.tag, self.digits.tag, device)
-
-        def _runtime(self, ref: str, device: torch.device, prefix: str) -> ModelRuntime:
-            return ModelRuntime(
-                load_model(ref, device),
-                device,
-                getattr(settings, f"{prefix}_max_batch_rows"),
-                getattr(settings, f"{prefix}_max_wait_ms") / 1000,
-                settings.batching,
-                service_metrics(),
-            )
+            tags = ", ".join(runtime.tag for runtime in self.runtimes.values())
+            logger.info("serving %s on %s", tags, device)
 
         def __is_ready__(self) -> bool:
             return self.ready and not self.draining
@@ -121,15 +114,28 @@ def build_service(settings: ServingSettings) -> Any:
         @bentoml.on_deployment  # type: ignore[untyped-decorator]
         @staticmethod
         def verify_models() -> None:
-            pin_model_versions(settings)
+            pin_model_versions()
 
         @bentoml.on_shutdown  # type: ignore[untyped-decorator]
         def close(self) -> None:
             self.ready = False
-            self.tabular.close()
-            self.digits.close()
+            for runtime in self.runtimes.values():
+                runtime.close()
 
     return ModelService
+
+
+def _runtime(name: str, settings: ServingSettings, device: torch.device) -> ModelRuntime:
+    """Model ``name`` loaded from the store (its pinned version) onto ``device``, with its batcher."""
+    own = model_settings(name)
+    return ModelRuntime(
+        load_model(own.model, device),
+        device,
+        own.max_batch_rows,
+        own.max_wait_ms / 1000,
+        settings.batching,
+        service_metrics(),
+    )
 
 
 def _drain_on_sigterm(service: Any, grace_s: float) -> None:

@@ -9,7 +9,17 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models import DIGITS, TABULAR
+from models import SPECS
+
+
+class ModelSettings(BaseSettings):
+    """The knobs of one model, read from SERVING_<KEY>_* (KEY is its registry key: TABULAR, DIGITS)."""
+
+    model_config = SettingsConfigDict(frozen=True, protected_namespaces=())
+
+    model: str = Field(default="", description="store reference: name or name:version (default: the name)")
+    max_batch_rows: int = Field(default=1024, ge=1, description="rows merged into one forward pass")
+    max_wait_ms: float = Field(default=0.0, ge=0, description="how long a batch may wait for more rows")
 
 
 class ServingSettings(BaseSettings):
@@ -17,8 +27,6 @@ class ServingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SERVING_", frozen=True)
 
-    tabular_model: str = Field(default=TABULAR, description="store reference: name or name:version")
-    digits_model: str = Field(default=DIGITS, description="store reference: name or name:version")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     workers: int = Field(default=1, ge=1)
     torch_threads: int | None = Field(default=None, ge=1, description="per worker; default cores / workers")
@@ -35,10 +43,6 @@ class ServingSettings(BaseSettings):
     tracing: bool = Field(default=False, description="OpenTelemetry spans for the API routes")
 
     batching: bool = True
-    tabular_max_batch_rows: int = Field(default=1024, ge=1)
-    tabular_max_wait_ms: float = Field(default=0.0, ge=0)
-    digits_max_batch_rows: int = Field(default=1024, ge=1)
-    digits_max_wait_ms: float = Field(default=0.0, ge=0)
 
     def threads_per_worker(self) -> int:
         """Torch intra-op threads so that workers x threads never exceeds the cores."""
@@ -47,6 +51,18 @@ class ServingSettings(BaseSettings):
         # The cores this process may run on (taskset, cpusets), not the machine's: two OpenMP threads
         # spinning on one core cost more than they compute.
         return max(1, len(os.sched_getaffinity(0)) // self.workers)
+
+
+def model_variable(key: str, field: str) -> str:
+    """The environment variable of one model's setting: ("tabular", "model") -> SERVING_TABULAR_MODEL."""
+    return f"SERVING_{key.upper()}_{field.upper()}"
+
+
+def model_settings(name: str) -> ModelSettings:
+    """The settings of model ``name`` (a registry name), from its SERVING_<KEY>_* variables."""
+    spec = SPECS[name]
+    settings = ModelSettings(_env_prefix=f"SERVING_{spec.key.upper()}_")  # type: ignore[call-arg]
+    return settings if settings.model else settings.model_copy(update={"model": name})
 
 
 @lru_cache(maxsize=1)

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models import DIGITS, TABULAR
+from models import SPECS
 from training.settings import TrainingSettings
 
-TARGETS = {"tabular": [TABULAR], "digits": [DIGITS], "all": [TABULAR, DIGITS]}
+# Each model by its registry key ("tabular", "digits"), and "all" of them.
+TARGETS = {spec.key: [spec.name] for spec in SPECS.values()} | {"all": list(SPECS)}
 
 
 def build_parser() -> argparse.ArgumentParser:

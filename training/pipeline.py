@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,11 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from models import DIGITS, TABULAR, DigitsCNN, TabularClassifier
 from training import plots
-from training.data import Split, digits_split, tabular_split
-from training.evaluate import digits_metrics, format_table, tabular_metrics
+from training.data import Split
+from training.evaluate import format_table
 from training.loop import History, fit, seed_everything
+from training.recipes import RECIPES
 from training.settings import HyperParams, TrainingSettings
 
 
@@ -49,33 +48,6 @@ def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def _tabular_model(split: Split) -> nn.Module:
-    model = TabularClassifier()
-    # StandardScaler statistics (population std, as scikit-learn's) from the training rows only:
-    # fitting them on all rows would leak the test split into training.
-    std = split.x_train.std(axis=0)
-    model.set_scaler(
-        torch.from_numpy(split.x_train.mean(axis=0)), torch.from_numpy(np.where(std > 0, std, 1))
-    )
-    return model
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What differs between the two models; everything else is shared."""
-
-    load: Callable[[int], Split]
-    build: Callable[[Split], nn.Module]
-    loss: nn.Module
-    metrics: Callable[[np.ndarray, np.ndarray], dict[str, Any]]
-
-
-RECIPES = {
-    TABULAR: Recipe(tabular_split, _tabular_model, nn.BCEWithLogitsLoss(), tabular_metrics),
-    DIGITS: Recipe(digits_split, lambda _: DigitsCNN(), nn.CrossEntropyLoss(), digits_metrics),
-}
-
-
 def train(name: str, settings: TrainingSettings) -> TrainResult:
     """Train ``name`` with ``settings`` and measure it on the held-out split; nothing is saved."""
     recipe, hparams = RECIPES[name], settings.hyperparams(name)
@@ -95,11 +67,7 @@ def train(name: str, settings: TrainingSettings) -> TrainResult:
 def write_plots(result: TrainResult, settings: TrainingSettings) -> list[str]:
     folder = settings.reports_dir / result.name
     written = [plots.loss_curves(result.history, f"{result.name}: loss", folder / "loss.png")]
-    if result.name == TABULAR:
-        auc = result.metrics["roc_auc"]
-        written.append(plots.roc(result.split.y_test, result.test_proba, auc, folder / "roc.png"))
-    else:
-        written.append(plots.confusion(result.metrics["confusion_matrix"], folder / "confusion.png"))
+    written += RECIPES[result.name].plots(result.split.y_test, result.test_proba, result.metrics, folder)
     return [str(path) for path in written]
 
 

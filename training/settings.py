@@ -9,8 +9,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models import DIGITS, TABULAR
-
 QUICK_EPOCHS = 3
 
 
@@ -23,17 +21,8 @@ class HyperParams:
     patience: int  # epochs without a better validation loss before stopping early
 
 
-# Tabular keeps the original tutorial's settings (Adam lr 0.01, up to 100 epochs, batch 32) and adds
-# weight decay and early stopping on the validation split, chosen by validation accuracy over several
-# seeds (docs/training.md gives the figures).
-DEFAULTS: dict[str, HyperParams] = {
-    TABULAR: HyperParams(epochs=100, batch_size=32, lr=0.01, weight_decay=1e-3, patience=30),
-    DIGITS: HyperParams(epochs=100, batch_size=64, lr=1e-2, weight_decay=1e-4, patience=15),
-}
-
-
 class TrainingSettings(BaseSettings):
-    """Unset hyperparameters fall back to the per-model defaults in ``DEFAULTS``."""
+    """Unset hyperparameters fall back to the model's defaults (its recipe in training/recipes.py)."""
 
     model_config = SettingsConfigDict(env_prefix="TRAINING_", frozen=True)
 
@@ -49,8 +38,10 @@ class TrainingSettings(BaseSettings):
 
     def hyperparams(self, model_name: str) -> HyperParams:
         """The defaults for ``model_name`` with every option that was set laid over them."""
+        from training.recipes import RECIPES  # torch and scikit-learn: imported only when training
+
         chosen = replace(
-            DEFAULTS[model_name],
+            RECIPES[model_name].defaults,
             **{
                 name: value
                 for name in ("epochs", "batch_size", "lr", "weight_decay", "patience")

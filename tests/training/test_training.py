@@ -10,7 +10,8 @@ from models import DIGITS, TABULAR
 from training.cli import main
 from training.data import digits_split, fingerprint, tabular_split
 from training.pipeline import train
-from training.settings import DEFAULTS, QUICK_EPOCHS, TrainingSettings
+from training.recipes import RECIPES
+from training.settings import QUICK_EPOCHS, TrainingSettings
 
 
 def test_tabular_split_is_stratified_and_disjoint() -> None:
@@ -65,7 +66,7 @@ def test_same_seed_gives_same_metrics_and_weights(name: str) -> None:
 
 
 def test_settings_defaults_env_and_cli_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert TrainingSettings().hyperparams(TABULAR) == DEFAULTS[TABULAR]
+    assert TrainingSettings().hyperparams(TABULAR) == RECIPES[TABULAR].defaults
     assert TrainingSettings(quick=True).hyperparams(DIGITS).epochs == QUICK_EPOCHS
     monkeypatch.setenv("TRAINING_EPOCHS", "7")
     monkeypatch.setenv("TRAINING_LR", "0.5")

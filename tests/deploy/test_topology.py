@@ -1,4 +1,4 @@
-"""docker-compose.yml's topology, run for real without Docker (deploy/topology.py).
+"""docker-compose.yml's topology, run for real without Docker (`python -m deploy.topology`).
 
 In a private network namespace: two real `bentoml serve` replicas, each in its own namespace and
 address under the compose service name `model`, with the environment compose renders for them;
@@ -8,7 +8,8 @@ embedded DNS). Checked through nginx: both replicas take traffic (their own serv
 Prometheus scrapes both, and when one replica is stopped mid-run (SIGTERM, exit, address gone)
 the traffic goes on through the other: nginx retries connection errors and timeouts on the other
 replica, POSTs included (`proxy_next_upstream ... non_idempotent`: predictions have no side
-effects), so no request fails. The whole run takes about 35 s (plus training, shared with other tests).
+effects), so no request fails. The traffic is open-loop (load/openloop.py): requests leave at a fixed
+rate whatever the answers take. The whole run takes about 40 s (plus training, shared with other tests).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def skip_unless_namespaces_work() -> None:
 def report(trained_store: Path) -> dict[str, Any]:
     skip_unless_namespaces_work()
     done = subprocess.run(
-        [sys.executable, str(REPO / "deploy" / "topology.py"), "--store", str(trained_store)],
+        [sys.executable, "-m", "deploy.topology", "--store", str(trained_store)],
         cwd=REPO,
         capture_output=True,
         text=True,

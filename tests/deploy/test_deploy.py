@@ -174,7 +174,7 @@ def test_every_service_is_hardened_limited_and_restarted(services: dict[str, Any
         assert float(limits["cpus"]) > 0, name
         assert int(limits["memory"]) > 0, name
     assert services["model"]["user"] == f"{MODEL_UID}:{MODEL_UID}"
-    # one worker with both models holds ~590 MiB (measured by tests/test_topology.py)
+    # one worker with both models holds ~590 MiB (measured by tests/deploy/test_topology.py)
     assert int(services["model"]["deploy"]["resources"]["limits"]["memory"]) >= 1024**3
 
 
@@ -217,9 +217,12 @@ def test_env_file_values_reach_the_containers(compose_binary: Path, tmp_path: Pa
 
 def test_compose_sets_every_service_setting(services: dict[str, Any]) -> None:
     """Every SERVING_ variable is a real setting, and every setting can be set from compose."""
-    from service.settings import ServingSettings
+    from models import SPECS
+    from service.settings import ModelSettings, ServingSettings, model_variable
 
-    settings = {f"SERVING_{name.upper()}" for name in ServingSettings.model_fields}
+    settings = {f"SERVING_{name.upper()}" for name in ServingSettings.model_fields} | {
+        model_variable(spec.key, field) for spec in SPECS.values() for field in ModelSettings.model_fields
+    }
     configured = {key for key in services["model"]["environment"] if key.startswith("SERVING_")}
     assert configured == settings, (
         f"add to docker-compose.yml (and deploy/serving.env.example): {sorted(settings - configured)}; "

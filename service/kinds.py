@@ -1,0 +1,66 @@
+"""What the service does per kind of model input (the registry's ``input_schema(...)["kind"]``).
+
+A kind says how a JSON body becomes a float32 batch, how answers are encoded, what one input looks like
+(for the warm-up) and what the OpenAPI document shows. Every model of a known kind is served by these,
+so a new model of a known kind needs nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from service import codecs
+from service.schemas import ClassifyRequest, ClassifyResponse, DigitsRequest, DigitsResponse
+
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    decode: Callable[[Any, Schema, int, bool], np.ndarray]  # payload, schema, max rows, booleans possible
+    encode: Callable[[str, np.ndarray], bytes]  # model tag, probabilities -> the JSON answer
+    input_shape: Callable[[Schema], tuple[int, ...]]  # one row or image, without the batch dimension
+    request: type[BaseModel]
+    response: type[BaseModel]
+    summary: str
+    upload_summary: str | None  # not None: also answers one uploaded picture at ROUTE/image
+
+
+def _decode_rows(payload: Any, schema: Schema, max_rows: int, booleans: bool) -> np.ndarray:
+    return codecs.decode_rows(payload, schema["n_features"], max_rows, booleans)
+
+
+def _decode_images(payload: Any, schema: Schema, max_rows: int, booleans: bool) -> np.ndarray:
+    size, max_value = schema["shape"][0], schema["value_range"][1]
+    return codecs.decode_images(payload, size, max_value, max_rows, booleans)
+
+
+KINDS: dict[str, Kind] = {
+    "tabular": Kind(
+        decode=_decode_rows,
+        encode=codecs.encode_tabular,
+        input_shape=lambda schema: (schema["n_features"],),
+        request=ClassifyRequest,
+        response=ClassifyResponse,
+        summary="Probability of class 1 for each row of 10 raw features",
+        upload_summary=None,
+    ),
+    "image": Kind(
+        decode=_decode_images,
+        encode=codecs.encode_digits,
+        input_shape=lambda schema: tuple(schema["shape"]),
+        request=DigitsRequest,
+        response=DigitsResponse,
+        summary="Class probabilities for each 8x8 image (grey levels 0..16)",
+        upload_summary="Classify an uploaded PNG or JPEG of one handwritten digit",
+    ),
+}
+
+
+def kind_of(schema: Schema) -> Kind:
+    return KINDS[schema["kind"]]
