@@ -149,7 +149,7 @@ def test_edited_config_is_refused(saved: bentoml.Model) -> None:
 
 
 def test_default_training_meets_the_targets(trained_store: Path) -> None:
-    """The issue's acceptance run: `python -m training all` with default settings (the session
+    """The acceptance run: `python -m training all` with default settings (the session
     fixture) reaches the held-out targets."""
     tabular = bentoml_model_info(f"{TABULAR}:latest")["metadata"]
     digits = bentoml_model_info(f"{DIGITS}:latest")["metadata"]

@@ -4,7 +4,7 @@ No BentoML, no batching, no thread pool: one async route that parses the JSON, r
 in-line on the event loop and writes the JSON answer. It reads the weights from the BentoML store's
 files ($BENTOML_HOME) without importing BentoML. Serve with uvicorn's defaults (one worker):
 
-    python -m uvicorn load.variants.starlette_app:app --host 127.0.0.1 --port 3000
+    python -m uvicorn bench.variants.starlette_app:app --host 127.0.0.1 --port 3000
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from load.variants.store_files import answer, load_tabular, predict
+from bench.variants.store_files import answer, load_tabular, predict
 
 TAG, MODEL = load_tabular()
 

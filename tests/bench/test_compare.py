@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from load.bench import summarise, targets
+from bench.compare import summarise
+from bench.compare_report import targets
 from tests.helpers import run_python
 
 
@@ -56,7 +57,7 @@ def test_targets_compare_the_right_pairs() -> None:
     shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk; .ci/run does)"
 )
 def test_quick_benchmark_writes_every_report_file(trained_store: Path, tmp_path: Path) -> None:
-    done = run_python("-m", "load.bench", "--quick", "--out-dir", str(tmp_path), timeout=600)
+    done = run_python("-m", "bench", "compare", "--quick", "--out-dir", str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (tmp_path / "BENCHMARK.md").read_text()
     data = json.loads((tmp_path / "bench.json").read_text())

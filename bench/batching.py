@@ -1,4 +1,4 @@
-"""Where batching goes, measured: ``python -m load.batching [--quick]``.
+"""Where batching goes, measured: ``python -m bench batching [--quick]``.
 
 Three servers of the same tabular model behind the same validation, each fresh, pinned to core 0
 with wrk on core 1, run in ABAB order:
@@ -6,8 +6,9 @@ with wrk on core 1, run in ABAB order:
   unbatched  this service, one forward pass per request (SERVING_BATCHING=false)
   depends    BentoML's adaptive batcher in a separate service reached with bentoml.depends
 For each: lone-request latency (1 connection), one-row throughput at 64 connections with server CPU
-per request, and lone latency again after one 1024-row request. Writes load/results/batching.{md,json}
-(``--quick``: shorter runs, written to reports/ instead).
+per request, and lone latency again after one 1024-row request. Writes bench/results/batching.{md,json}
+(``--quick``: shorter runs, written to reports/batching/ instead); fails (exit 1) when any server gave
+a non-2xx answer or a socket error.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -23,40 +25,35 @@ from typing import Any
 
 import numpy as np
 
-from load.harness import REPO, BentoServer, run_meta, wrk
+from bench.servers import ours, post_json, serve
+from bench.wrk import require_wrk, wrk, wrk_cpu
+from load.reports import run_meta
+from load.server import ONE_CORE_ENV, REPO, SERVICE
 
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
-    "batched": ("service.service:ModelService", {"SERVING_BATCHING": "true"}),
-    "unbatched": ("service.service:ModelService", {"SERVING_BATCHING": "false"}),
-    "depends": ("load.variants.depends_service:DependsGateway", {}),
+    "batched": (SERVICE, {"SERVING_BATCHING": "true"}),
+    "unbatched": (SERVICE, {"SERVING_BATCHING": "false"}),
+    "depends": ("bench.variants.depends_service:DependsGateway", {}),
 }
 ONE_ROW = {"rows": [[0.5, -1.2, 0.3, 2.0, -0.7, 0.1, 1.4, -2.1, 0.9, 0.0]]}
 
 
 def measure(name: str, seconds: float, logs: Path) -> dict[str, Any]:
     target, env = CONFIGS[name]
-    server = BentoServer(
-        target, {"SERVING_WORKERS": "1", "SERVING_TORCH_THREADS": "1", **env}, logs / f"{name}.log"
-    )
-    try:
-        server.wait_ready()
+    with serve(ours(logs / f"{name}.log", {**ONE_CORE_ENV, **env}, target)) as server:
         url = f"{server.url}/classify"
         wrk(url, ONE_ROW, connections=8, seconds=2)  # warm-up
         lone = wrk(url, ONE_ROW, connections=1, seconds=seconds)
-        cpu_before = server.cpu_seconds()
-        loaded = wrk(url, ONE_ROW, connections=64, seconds=seconds)
-        cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(loaded.requests, 1)
+        loaded, cpu = wrk_cpu(server, url, ONE_ROW, connections=64, seconds=seconds)
         big = np.random.default_rng(0).normal(size=(1024, 10)).round(4).tolist()
         started = time.perf_counter()
-        server.post("/classify", {"rows": big})
+        post_json(url, {"rows": big})
         big_ms = (time.perf_counter() - started) * 1000
         after = wrk(url, ONE_ROW, connections=1, seconds=seconds)
-    finally:
-        server.stop()
     return {
         "lone": asdict(lone),
         "c64": asdict(loaded),
-        "cpu_ms_per_request_c64": round(cpu_ms, 3),
+        "cpu_ms_per_request_c64": round(cpu * 1000 / max(loaded.requests, 1), 3),
         "big_request_ms": round(big_ms, 1),
         "lone_after_big": asdict(after),
     }
@@ -72,22 +69,35 @@ def median_of(runs: list[dict[str, Any]], *path: str) -> float:
     return statistics.median(values)
 
 
+FIELDS = {
+    "lone_p50_ms": ("lone", "p50_ms"),
+    "lone_p99_ms": ("lone", "p99_ms"),
+    "c64_rps": ("c64", "rps"),
+    "c64_p50_ms": ("c64", "p50_ms"),
+    "c64_p99_ms": ("c64", "p99_ms"),
+    "c64_non_2xx": ("c64", "non_2xx"),
+    "c64_socket_errors": ("c64", "errors"),
+    "cpu_ms_per_request": ("cpu_ms_per_request_c64",),
+    "lone_after_1024_p50_ms": ("lone_after_big", "p50_ms"),
+    "lone_after_1024_p99_ms": ("lone_after_big", "p99_ms"),
+}
+
+
 def summarise(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
-    fields = {
-        "lone_p50_ms": ("lone", "p50_ms"),
-        "lone_p99_ms": ("lone", "p99_ms"),
-        "c64_rps": ("c64", "rps"),
-        "c64_p50_ms": ("c64", "p50_ms"),
-        "c64_p99_ms": ("c64", "p99_ms"),
-        "c64_non_2xx": ("c64", "non_2xx"),
-        "c64_socket_errors": ("c64", "errors"),
-        "cpu_ms_per_request": ("cpu_ms_per_request_c64",),
-        "lone_after_1024_p50_ms": ("lone_after_big", "p50_ms"),
-        "lone_after_1024_p99_ms": ("lone_after_big", "p99_ms"),
-    }
     return {
-        name: {key: median_of(runs, *path) for key, path in fields.items()} for name, runs in results.items()
+        name: {key: median_of(runs, *path) for key, path in FIELDS.items()} for name, runs in results.items()
     }
+
+
+def failed_checks(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Servers that gave a non-2xx answer or a socket error in any step of any round."""
+    steps = ("lone", "c64", "lone_after_big")
+    problems = []
+    for name, runs in results.items():
+        bad = sum(run[step]["non_2xx"] + run[step]["errors"] for run in runs for step in steps)
+        if bad:
+            problems.append(f"{name}: {bad} non-2xx answers or socket errors")
+    return problems
 
 
 def report(summary: dict[str, dict[str, float]], meta: dict[str, Any]) -> str:
@@ -97,7 +107,7 @@ def report(summary: dict[str, dict[str, float]], meta: dict[str, Any]) -> str:
         "",
         f"{meta['date']}, commit {meta['commit']}, {meta['machine']}; server pinned to core 0 (1 worker, 1 torch "
         f"thread), wrk (1 thread) on core 1; {meta['seconds']} s per step, {meta['repeats']} rounds in ABAB order, "
-        "medians shown. Command: `python -m load.batching`.",
+        "medians shown. Command: `python -m bench batching`.",
         "",
         "| server | lone p50 ms | lone p99 ms | req/s @64 | p50 ms @64 | p99 ms @64 | non-2xx @64 | server CPU ms/req "
         "| lone p50 after 1024 rows | lone p99 after |",
@@ -124,14 +134,20 @@ def report(summary: dict[str, dict[str, float]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m load.batching", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 s per step, one round, written to reports/")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="3 s per step, one round; to reports/batching/")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each wrk step")
     parser.add_argument("--repeats", type=int, default=2, help="rounds over the servers (ABAB order)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--out-dir", type=Path, help="default: bench/results, or reports/batching with --quick"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the batching comparison; 0, or 1 when a server answered wrongly or failed requests."""
+    require_wrk()
     seconds, repeats = (3.0, 1) if args.quick else (args.seconds, args.repeats)
-    out_dir = REPO / ("reports" if args.quick else "load/results")
+    out_dir = args.out_dir or REPO / ("reports/batching" if args.quick else "bench/results")
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="batching-logs-"))
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
@@ -139,9 +155,8 @@ def main() -> None:
         for name in CONFIGS:
             print(f"round {round_index + 1}/{repeats}: {name} ...", flush=True)
             results[name].append(measure(name, seconds, logs))
-            print(
-                f"  {json.dumps({k: v for k, v in results[name][-1]['c64'].items() if k in ('rps', 'p99_ms')})}"
-            )
+            c64 = results[name][-1]["c64"]
+            print(f"  {json.dumps({k: v for k, v in c64.items() if k in ('rps', 'p99_ms')})}")
     meta = run_meta(seconds=seconds, repeats=repeats)
     summary = summarise(results)
     (out_dir / "batching.json").write_text(
@@ -151,7 +166,7 @@ def main() -> None:
     (out_dir / "batching.md").write_text(text)
     print(text)
     print(f"written to {out_dir}/batching.md (server logs in {logs})")
-
-
-if __name__ == "__main__":
-    main()
+    problems = failed_checks(results)
+    for problem in problems:
+        print(f"check failed: {problem}", file=sys.stderr)
+    return 1 if problems else 0

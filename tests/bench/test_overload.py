@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.overload_figures import overload_figures, recovery_figures
 from load.openloop import Outcome
-from load.overload import overload_figures, recovery_figures
 from tests.helpers import run_python
 
 
@@ -64,7 +64,7 @@ def test_quick_overload_run_sheds_with_retry_after_and_nothing_else(
 ) -> None:
     """4x the measured saturating load: with the default limit the server sheds (503 + Retry-After) and
     answers every other request rightly; without a limit it sheds nothing; no other status, ever."""
-    done = run_python("-m", "load.overload", "--quick", "--out-dir", str(tmp_path), timeout=900)
+    done = run_python("-m", "bench", "overload", "--quick", "--out-dir", str(tmp_path), timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads((tmp_path / "overload.json").read_text())
     runs = data["configs"]

@@ -3,7 +3,7 @@ config, the model loaded in ``__init__``, one sync, unbatched ``@bentoml.api`` r
 
 Same model and weights as ours (``service.loader.load_model``), none of our serving machinery. Serve with
 
-    bentoml serve load.variants.stock_bentoml:StockService
+    bentoml serve bench.variants.stock_bentoml:StockService
 """
 
 from __future__ import annotations

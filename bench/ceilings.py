@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.servers import SetupError
 from service import codecs
-from service.loader import LoadedModel, load_model
+from service.loader import LoadedModel, ModelLoadError, load_model
 
 
 def _rate(call: Callable[[], object], seconds: float) -> float:
@@ -34,7 +35,10 @@ def ceilings(one_row: dict[str, Any], batch: dict[str, Any], seconds: float) -> 
     """rows/s of the bare forward pass (batch 1 and the batch body's size) and of the whole
     in-process path: JSON bytes -> validate -> forward -> JSON bytes, for both bodies."""
     torch.set_num_threads(1)
-    loaded: LoadedModel = load_model("tabular-classifier")
+    try:
+        loaded: LoadedModel = load_model("tabular-classifier")
+    except ModelLoadError as error:  # no trained model: nothing here can be measured
+        raise SetupError(str(error)) from error
     model = loaded.module
     rows = len(batch["rows"])
 

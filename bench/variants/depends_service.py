@@ -1,8 +1,8 @@
-"""Design 2 of ../shared/DESIGN.md ("Where batching goes"): BentoML's adaptive batcher in a separate
+"""The batching alternative to our in-process batcher: BentoML's adaptive batcher in a separate
 batchable service reached with ``bentoml.depends``, behind the same validation as ours.
 
-Only /classify, for the batching comparison (``python -m load.batching``). Serve with
-``bentoml serve load.variants.depends_service:DependsGateway``.
+Only /classify, for the batching comparison (``python -m bench batching``). Serve with
+``bentoml serve bench.variants.depends_service:DependsGateway``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service import codecs
-from service.app import JSON_TYPES, api_error, read_body
+from service.app import api_error
 from service.errors import ApiError
+from service.handlers import JSON_TYPES, read_body
 from service.loader import load_model
 
 MAX_ROWS = 1024
@@ -24,8 +25,9 @@ app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 app.add_exception_handler(ApiError, api_error)
 
 
-# The runner_connection settings stop the client from recycling its session under in-flight calls
-# (DESIGN.md: "Connector is closed" 500s otherwise).
+# The runner_connection settings stop the client from recycling its session under in-flight calls:
+# bentoml.depends replaces its aiohttp session every 100 requests or 300 s and closes the old one under
+# calls still in flight, which callers see as "Connector is closed" and answer with a 500.
 @bentoml.service(workers=1, runner_connection={"max_requests": 10**9, "max_age": 10.0**9})
 class TabularBatchable:
     def __init__(self) -> None:

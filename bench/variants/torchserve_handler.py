@@ -3,12 +3,12 @@ TorchServe's documentation shows a custom handler: a ``BaseHandler`` subclass wh
 loads the model and whose ``preprocess`` / ``inference`` / ``postprocess`` run under BaseHandler's
 ``handle``.
 
-Packed into a model archive by ``load.peers`` (``reports/torchserve/model-store/``) with the stored
+Packed into a model archive by ``bench.torchserve`` (``reports/torchserve/model-store/``) with the stored
 ``weights.safetensors`` (the serialized file) and ``config.json``; the archive's model name and version
 are the store's, so the answer names the same ``tabular-classifier:<version>`` as ours. The weights are
 safetensors, so ``initialize`` builds the module itself instead of BaseHandler's pickle/TorchScript
 loading. TorchServe's inference path is ``POST /predictions/<model name>``; it runs from its own virtual
-environment with the repo on PYTHONPATH (for ``models/`` and ``load.variants.store_files``).
+environment with the repo on PYTHONPATH (for ``models/`` and ``bench.variants.store_files``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from ts.torch_handler.base_handler import BaseHandler  # type: ignore[import-not-found]
 
-from load.variants.store_files import answer, build_tabular, predict
+from bench.variants.store_files import answer, build_tabular, predict
 
 
 class TabularHandler(BaseHandler):  # type: ignore[misc]

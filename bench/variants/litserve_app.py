@@ -2,10 +2,10 @@
 it: a ``LitAPI`` with setup / decode_request / predict / encode_response and a ``LitServer`` with its
 defaults (one inference worker, no batching, its uvicorn with uvloop and httptools).
 
-It runs from its own virtual environment (``load.peers.ensure_venv``), with the repo on PYTHONPATH for
+It runs from its own virtual environment (``bench.venvs.ensure_venv``), with the repo on PYTHONPATH for
 ``models/``, from the repo root and with $BENTOML_HOME naming the model store:
 
-    PYTHONPATH=. reports/venvs/litserve/bin/python -m load.variants.litserve_app --port 8000
+    PYTHONPATH=. reports/venvs/litserve/bin/python -m bench.variants.litserve_app --port 8000
 
 Readiness: GET /health answers 200 "ok" once the inference worker has run ``setup``.
 """
@@ -15,7 +15,7 @@ import argparse
 import litserve as ls  # type: ignore[import-not-found]
 import numpy as np
 
-from load.variants.store_files import answer, load_tabular, predict
+from bench.variants.store_files import answer, load_tabular, predict
 
 
 class TabularAPI(ls.LitAPI):  # type: ignore[misc]
