@@ -21,6 +21,7 @@ import torch
 
 from models import SPECS
 from service.app import create_app, routes
+from service.clients import ServingService
 from service.kinds import kind_of
 from service.loader import ModelLoadError, load_model
 from service.metrics import service_metrics
@@ -75,6 +76,7 @@ def build_service(settings: ServingSettings) -> Any:
     @bentoml.asgi_app(create_app(settings), path="/")
     @bentoml.service(
         name="bento-serving",
+        service_class=ServingService,  # lists the prediction routes for BentoML's clients
         workers=settings.workers,
         http={"host": "127.0.0.1"},
         # Measured (bench/results/PROFILE.md): per-request access lines and OpenTelemetry spans were
