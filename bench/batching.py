@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -25,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.output import out_dir, publish, verdict
 from bench.servers import ours, post_json, serve
 from bench.wrk import require_wrk, wrk, wrk_cpu
 from load.reports import run_meta
-from load.server import ONE_CORE_ENV, REPO, SERVICE
+from load.server import ONE_CORE_ENV, SERVICE
 
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "batched": (SERVICE, {"SERVING_BATCHING": "true"}),
@@ -147,8 +147,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the batching comparison; 0, or 1 when a server answered wrongly or failed requests."""
     require_wrk()
     seconds, repeats = (3.0, 1) if args.quick else (args.seconds, args.repeats)
-    out_dir = args.out_dir or REPO / ("reports/batching" if args.quick else "bench/results")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = out_dir(args.out_dir, args.quick, "batching")
     logs = Path(tempfile.mkdtemp(prefix="batching-logs-"))
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
     for round_index in range(repeats):
@@ -159,14 +158,6 @@ def main(args: argparse.Namespace) -> int:
             print(f"  {json.dumps({k: v for k, v in c64.items() if k in ('rps', 'p99_ms')})}")
     meta = run_meta(seconds=seconds, repeats=repeats)
     summary = summarise(results)
-    (out_dir / "batching.json").write_text(
-        json.dumps({"meta": meta, "summary": summary, "runs": results}, indent=1)
-    )
-    text = report(summary, meta)
-    (out_dir / "batching.md").write_text(text)
-    print(text)
-    print(f"written to {out_dir}/batching.md (server logs in {logs})")
-    problems = failed_checks(results)
-    for problem in problems:
-        print(f"check failed: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    data = {"meta": meta, "summary": summary, "runs": results}
+    publish(folder, "batching.json", data, "batching.md", report(summary, meta), logs)
+    return verdict(failed_checks(results))

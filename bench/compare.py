@@ -12,7 +12,6 @@ that our service answered every request.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from bench.compare_report import Summary, report, targets
+from bench.output import out_dir, publish, verdict
 from bench.peers import PEERS, serve_peer
 from bench.servers import post_json
 from bench.wrk import require_wrk, wrk, wrk_cpu
 from load.reports import run_meta
-from load.server import REPO, SERVER_CPUS
+from load.server import SERVER_CPUS
 
 ONE_ROW = {"rows": [[0.5, -1.2, 0.3, 2.0, -0.7, 0.1, 1.4, -2.1, 0.9, 0.0]]}
 ROWS_256 = {"rows": np.random.default_rng(1).normal(size=(256, 10)).round(4).tolist()}
@@ -198,8 +198,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the comparison; 0, 1 when a check failed, 2 when a server could not be measured."""
     require_wrk()
     seconds, rounds = (2.0, 1) if args.quick else (args.seconds, args.rounds)
-    out_dir = args.out_dir or REPO / ("reports/bench" if args.quick else "bench/results")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = out_dir(args.out_dir, args.quick, "bench")
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     chosen = [c for c in CONFIGS if not args.only or c.label in args.only]
     if args.quick and not args.only:
@@ -209,20 +208,13 @@ def main(args: argparse.Namespace) -> int:
     runs, failures = measure_all(chosen, rounds, seconds, logs)
     summary = summarise(runs)
     meta = run_meta(seconds=seconds, rounds=rounds)
-    (out_dir / "bench.json").write_text(
-        json.dumps({"meta": meta, "ceilings": ceiling, "summary": summary, "runs": runs}, indent=1)
-    )
+    data = {"meta": meta, "ceilings": ceiling, "summary": summary, "runs": runs}
     text = report(summary, ceiling, meta, [(c.label, c.describe()) for c in CONFIGS])
-    (out_dir / "BENCHMARK.md").write_text(text)
-    print(text)
-    print(f"written to {out_dir} (server logs in {logs})")
+    publish(folder, "bench.json", data, "BENCHMARK.md", text, logs)
     if failures:
         print(
             f"not measured: {'; '.join(f'{k}: {v}' for k, v in failures.items())}; logs in {logs}",
             file=sys.stderr,
         )
         return 2
-    problems = failed_checks(runs, summary, ceiling, args.quick)
-    for problem in problems:
-        print(f"check failed: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return verdict(failed_checks(runs, summary, ceiling, args.quick))

@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,13 +33,21 @@ from typing import Any
 
 import aiohttp
 
-from bench.overload_figures import checks, failed_checks, overload_figures, recovery_figures, report
+from bench.output import out_dir, publish, verdict
+from bench.overload_figures import (
+    RECOVERED_AFTER_S,
+    checks,
+    failed_checks,
+    overload_figures,
+    recovery_figures,
+    report,
+)
 from bench.servers import ours, serve
 from bench.wrk import require_wrk, wrk, wrk_cpu
 from load.openloop import run_step
 from load.reports import run_meta
 from load.scenarios import JSON_TYPE, SCENARIOS, Scenario, digit_images
-from load.server import REPO, ServerProcess
+from load.server import ServerProcess
 from load.summary import nearest_rank
 
 GENERATOR_CPU = 1
@@ -94,15 +101,24 @@ async def lone_ms(session: aiohttp.ClientSession, url: str, scenario: Scenario, 
     return [ms for status, ms in results if status == 200]
 
 
+PROBE_LIMIT_S = 15.0
+
+
 async def probe_after(
     session: aiohttp.ClientSession, url: str, scenario: Scenario, at: float, window_s: float
 ) -> list[tuple[float, int, float]]:
     """From loop time ``at`` (the load's end) for ``window_s``: lone requests one after another,
-    each as (seconds after the end it was sent, status, latency ms)."""
+    each as (seconds after the end it was sent, status, latency ms). Goes on (up to PROBE_LIMIT_S)
+    until a few answered probes were sent from RECOVERED_AFTER_S on: on a busy machine the first
+    probe can wait out the whole window behind the backlog, and then recovery would go unmeasured."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(max(0.0, at - loop.time()))
     probes: list[tuple[float, int, float]] = []
-    while loop.time() < at + window_s or not probes:
+
+    def measured() -> bool:
+        return sum(sent >= RECOVERED_AFTER_S and status == 200 for sent, status, _ in probes) >= 3
+
+    while loop.time() < at + window_s or (not measured() and loop.time() < at + PROBE_LIMIT_S):
         sent = loop.time() - at
         status, ms = await _post_ms(session, url, scenario)
         probes.append((round(sent, 4), status, round(ms, 2)))
@@ -237,8 +253,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the overload benchmark; 0, or 1 when a check failed."""
     require_wrk()
     seconds = 3.0 if args.quick else args.seconds
-    out_dir = args.out_dir or REPO / ("reports/overload" if args.quick else "bench/results")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = out_dir(args.out_dir, args.quick, "overload")
     logs = Path(tempfile.mkdtemp(prefix="overload-logs-"))
     if (os.cpu_count() or 1) > GENERATOR_CPU:
         os.sched_setaffinity(0, {GENERATOR_CPU})  # the generator's core; servers pin themselves to core 0
@@ -260,12 +275,12 @@ def main(args: argparse.Namespace) -> int:
         "accepted_p99_no_shedding_vs_default": _p99_ratio(runs),
         "refusal_cost": cost,
     }
-    (out_dir / "overload.json").write_text(json.dumps(result, indent=1))
-    text = report(result, {c.label: c.note for c in CONFIGS})
-    (out_dir / "OVERLOAD.md").write_text(text)
-    print(text)
-    print(f"written to {out_dir} (server logs in {logs})")
-    problems = failed_checks(totals)
-    for problem in problems:
-        print(f"check failed: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    publish(
+        folder,
+        "overload.json",
+        result,
+        "OVERLOAD.md",
+        report(result, {c.label: c.note for c in CONFIGS}),
+        logs,
+    )
+    return verdict(failed_checks(totals))

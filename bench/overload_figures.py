@@ -9,6 +9,7 @@ from typing import Any
 from load.openloop import Outcome
 from load.summary import nearest_rank
 
+RECOVERED_AFTER_S = 0.5  # probes sent this long after the load stopped give the recovered latency
 LAG_LIMIT_MS = 20.0  # a send later than this behind its schedule means the generator did not keep up
 
 
@@ -59,7 +60,7 @@ def overload_figures(outcomes: list[Outcome], rate: float, seconds: float) -> di
 def recovery_figures(probes: list[tuple[float, int, float]], lone_p50: float) -> dict[str, Any]:
     """How soon after the load stopped a lone request was answered again, and at what speed."""
     answered = [(sent, ms) for sent, status, ms in probes if status == 200]
-    later = [ms for sent, ms in answered if sent >= 0.5]
+    later = [ms for sent, ms in answered if sent >= RECOVERED_AFTER_S]
     first_200 = answered[0] if answered else None
     return {
         "first_probe_status": probes[0][1],
