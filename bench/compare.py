@@ -12,6 +12,7 @@ that our service answered every request.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -26,13 +27,33 @@ from bench.compare_report import Summary, report, targets
 from bench.output import out_dir, publish, verdict
 from bench.peers import PEERS, serve_peer
 from bench.servers import post_json
-from bench.wrk import require_wrk, wrk, wrk_cpu
+from bench.wrk import RawBody, require_wrk, wrk, wrk_cpu
 from load.reports import run_meta
 from load.server import SERVER_CPUS
 
 ONE_ROW = {"rows": [[0.5, -1.2, 0.3, 2.0, -0.7, 0.1, 1.4, -2.1, 0.9, 0.0]]}
 ROWS_256 = {"rows": np.random.default_rng(1).normal(size=(256, 10)).round(4).tolist()}
 ROWS_1024 = {"rows": np.random.default_rng(2).normal(size=(1024, 10)).round(4).tolist()}
+V2_INFER = "/v2/models/tabular-classifier/infer"
+
+
+def v2_bodies(rows: list[list[float]]) -> tuple[dict[str, Any], RawBody]:
+    """The same rows as an Open Inference Protocol V2 request: JSON, and binary (tensor bytes after the
+    JSON header, every output asked back binary), as tritonclient sends them."""
+    array = np.asarray(rows, dtype="<f4")
+    tensor = {"name": "rows", "shape": list(array.shape), "datatype": "FP32"}
+    as_json = {"inputs": [{**tensor, "data": array.ravel().tolist()}]}
+    header = json.dumps(
+        {
+            "inputs": [{**tensor, "parameters": {"binary_data_size": array.nbytes}}],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()
+    binary = RawBody(header + array.tobytes(), (("Inference-Header-Content-Length", str(len(header))),))
+    return as_json, binary
+
+
+V2_JSON_256, V2_BINARY_256 = v2_bodies(ROWS_256["rows"])
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,9 @@ def measure(config: Config, seconds: float, logs: Path) -> dict[str, Any]:
         }
         if config.peer == "ours":
             result["floor"] = asdict(wrk(server.url + "/livez", None, connections=64, seconds=seconds))
+            for name, body in (("v2_json256", V2_JSON_256), ("v2_binary256", V2_BINARY_256)):
+                measured = wrk(server.url + V2_INFER, body, connections=8, seconds=seconds)
+                result[name] = {**asdict(measured), "rows_per_s": measured.rps * 256}
             post_json(url, ROWS_1024)
             result["lone_after_1024"] = asdict(wrk(url, ONE_ROW, connections=1, seconds=seconds))
         return result
@@ -113,8 +137,19 @@ FIELDS = {
     "cpu_ms_256": "cpu_ms_per_request_256",
     "floor_rps_c64": "floor.rps",
     "lone_after_1024_p50_ms": "lone_after_1024.p50_ms",
+    "v2_json_rows_per_s_256": "v2_json256.rows_per_s",
+    "v2_binary_rows_per_s_256": "v2_binary256.rows_per_s",
+    "v2_non_2xx": "v2_binary256.non_2xx",
 }
-STEPS = ("lone", "c64", "rows256", "floor", "lone_after_1024")  # the wrk steps of a run
+STEPS = (
+    "lone",
+    "c64",
+    "rows256",
+    "floor",
+    "lone_after_1024",
+    "v2_json256",
+    "v2_binary256",
+)  # the wrk steps of a run
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> Summary:

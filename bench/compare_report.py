@@ -118,6 +118,10 @@ def _ratios(summary: Summary) -> list[str]:
         f"Batching on / off, one-row req/s at 64: {_fmt(ratio(batched.get('rps_c64'), unbatched.get('rps_c64')), 2)}x; "
         f"rows/s with 256-row bodies: {_fmt(ratio(batched.get('rows_per_s_256'), unbatched.get('rows_per_s_256')), 2)}x.",
         f"Workers 2 / 1 (both cores / one core), one-row req/s at 64: {_fmt(ratio(two.get('rps_c64'), batched.get('rps_c64')), 2)}x.",
+        f"Open Inference Protocol V2 on our server, 256-row bodies at 8 connections: binary tensors "
+        f"{_fmt(batched.get('v2_binary_rows_per_s_256'), 0)} rows/s, JSON {_fmt(batched.get('v2_json_rows_per_s_256'), 0)} rows/s; "
+        f"V2 binary / the JSON API: {_fmt(ratio(batched.get('v2_binary_rows_per_s_256'), batched.get('rows_per_s_256')), 2)}x, "
+        f"V2 JSON / the JSON API: {_fmt(ratio(batched.get('v2_json_rows_per_s_256'), batched.get('rows_per_s_256')), 2)}x.",
     ]
 
 

@@ -40,10 +40,31 @@ def require_wrk() -> None:
         raise SetupError("wrk is not installed: apt-get install wrk")
 
 
+@dataclass(frozen=True)
+class RawBody:
+    """A body sent as these exact bytes with these headers (the V2 binary extension, say)."""
+
+    payload: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+def _lua_string(data: bytes) -> str:
+    """``data`` as a Lua string literal: printable ASCII as is, every other byte as a \\ddd escape."""
+    out = []
+    for byte in data:
+        char = chr(byte)
+        out.append(char if 32 <= byte < 127 and char not in '"\\' else f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
 def _script(body: object) -> str:
-    """A wrk Lua script that POSTs ``body`` as JSON (a plain GET when None); the caller deletes it."""
+    """A wrk Lua script that POSTs ``body`` (a RawBody as given, anything else as JSON; a plain GET when
+    None); the caller deletes it."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        if body is not None:
+        if isinstance(body, RawBody):
+            headers = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in body.headers)
+            script.write(f'wrk.method = "POST"\n{headers}wrk.body = {_lua_string(body.payload)}\n')
+        elif body is not None:
             payload = json.dumps(json.dumps(body))  # a Lua string literal is close enough to JSON's
             script.write(
                 f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {payload}\n'
@@ -52,8 +73,8 @@ def _script(body: object) -> str:
 
 
 def wrk(url: str, body: object, connections: int, seconds: float, cpus: str = CLIENT_CPUS) -> WrkResult:
-    """POST ``body`` as JSON to ``url`` with wrk (one thread, ``connections`` keep-alive connections);
-    a plain GET when ``body`` is None."""
+    """POST ``body`` to ``url`` with wrk (one thread, ``connections`` keep-alive connections): a RawBody
+    as it is, anything else as JSON; a plain GET when ``body`` is None."""
     require_wrk()
     script = _script(body)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s"]

@@ -42,7 +42,11 @@ class ServingUser(FastHttpUser):
         with self.client.post(
             scenario.path,
             data=scenario.body,  # type: ignore[arg-type]  # bytes are sent as they are
-            headers={"Content-Type": scenario.content_type, "Accept": "application/json"},
+            headers={
+                "Content-Type": scenario.content_type,
+                "Accept": "application/json",
+                **dict(scenario.headers),
+            },
             name=scenario.name,
             catch_response=True,
         ) as response:

@@ -11,16 +11,20 @@ import json
 import math
 import random
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 DIGIT_7_PNG = Path(__file__).resolve().parent / "data" / "digit-7.png"
 JSON_TYPE = "application/json"
+BINARY_TYPE = "application/octet-stream"
+HEADER_LENGTH = "Inference-Header-Content-Length"
 MULTIPART_BOUNDARY = "load-test-boundary-5c1d3a"
 
 Model = Literal["tabular", "digits"]
 MODEL_NAMES: dict[Model, str] = {"tabular": "tabular-classifier", "digits": "digits-cnn"}
+V2_TABULAR = "/v2/models/tabular-classifier/infer"
 CLASSES: dict[Model, int] = {"tabular": 2, "digits": 10}
 
 
@@ -37,6 +41,7 @@ class Scenario:
     content_type: str
     expected_labels: tuple[int, ...] | None = None
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers (X-Request-Deadline-Ms, ...)
+    protocol: Literal["json", "v2"] = "json"  # the friendly JSON API, or the Open Inference Protocol V2
 
     @property
     def name(self) -> str:
@@ -75,8 +80,34 @@ def _json(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def v2_json(rows: list[list[float]]) -> bytes:
+    """A V2 infer request for the tabular model with ``rows`` as JSON data."""
+    tensor = {
+        "name": "rows",
+        "shape": [len(rows), 10],
+        "datatype": "FP32",
+        "data": [x for r in rows for x in r],
+    }
+    return _json({"inputs": [tensor]})
+
+
+def v2_binary(rows: list[list[float]]) -> tuple[bytes, tuple[tuple[str, str], ...]]:
+    """The same as binary tensor data (little-endian float32 after the JSON header), every output asked
+    back binary; and the header that says where the JSON ends."""
+    data = struct.pack(f"<{len(rows) * 10}f", *(x for r in rows for x in r))
+    tensor = {"name": "rows", "shape": [len(rows), 10], "datatype": "FP32"}
+    header = _json(
+        {
+            "inputs": [{**tensor, "parameters": {"binary_data_size": len(data)}}],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    return header + data, ((HEADER_LENGTH, str(len(header))),)
+
+
 def build_scenarios() -> dict[str, Scenario]:
     multipart = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
+    binary, headers = v2_binary(tabular_rows(64))
     scenarios = [
         Scenario("classify-1", "/classify", 1, "tabular", 40, _json({"rows": tabular_rows(1)}), JSON_TYPE),
         Scenario("classify-64", "/classify", 64, "tabular", 10, _json({"rows": tabular_rows(64)}), JSON_TYPE),
@@ -91,6 +122,19 @@ def build_scenarios() -> dict[str, Scenario]:
             multipart_image(DIGIT_7_PNG.read_bytes()),
             multipart,
             expected_labels=(7,),
+        ),
+        Scenario(
+            "v2-json",
+            V2_TABULAR,
+            64,
+            "tabular",
+            5,
+            v2_json(tabular_rows(64)),
+            JSON_TYPE,
+            protocol="v2",
+        ),
+        Scenario(
+            "v2-binary", V2_TABULAR, 64, "tabular", 5, binary, BINARY_TYPE, headers=headers, protocol="v2"
         ),
     ]
     return {scenario.tag: scenario for scenario in scenarios}
@@ -129,6 +173,8 @@ def check_answer(status: int, body: bytes, scenario: Scenario) -> str | None:
     """None when ``body`` is a right answer to ``scenario``; else what is wrong with it."""
     if status != 200:
         return f"HTTP {status}: {body[:200].decode(errors='replace')}"
+    if scenario.protocol == "v2":
+        return _check_v2(body, scenario)
     try:
         answer = json.loads(body)
     except ValueError:
@@ -147,3 +193,37 @@ def check_answer(status: int, body: bytes, scenario: Scenario) -> str | None:
     if wrong is None and scenario.expected_labels is not None and tuple(labels) != scenario.expected_labels:
         return f"labels {labels}; expected {list(scenario.expected_labels)}"
     return wrong
+
+
+def _v2_outputs(body: bytes) -> tuple[dict[str, object], dict[str, list[object]]]:
+    """A V2 answer's JSON header and its outputs' values, JSON or binary (after the header)."""
+    header, end = json.JSONDecoder().raw_decode(body.decode("latin-1"))
+    values: dict[str, list[object]] = {}
+    for output in header.get("outputs", []):
+        size = output.get("parameters", {}).get("binary_data_size")
+        if size is None:
+            values[output["name"]] = list(output["data"])
+            continue
+        code = {"FP32": "f", "INT64": "q"}[output["datatype"]]
+        values[output["name"]] = list(
+            struct.unpack(f"<{size // struct.calcsize(code)}{code}", body[end : end + size])
+        )
+        end += size
+    return header, values
+
+
+def _check_v2(body: bytes, scenario: Scenario) -> str | None:
+    try:
+        header, values = _v2_outputs(body)
+    except (ValueError, KeyError, TypeError, struct.error) as error:
+        return f"the V2 answer cannot be read: {error}"
+    if header.get("model_name") != MODEL_NAMES[scenario.model] or not header.get("model_version"):
+        return f"model_name {header.get('model_name')!r} / model_version {header.get('model_version')!r}"
+    probabilities, labels = values.get("probabilities"), values.get("labels")
+    if probabilities is None or labels is None:
+        return "the V2 answer lacks probabilities or labels"
+    if len(labels) != scenario.rows:
+        return f"{len(labels)} labels for {scenario.rows} rows sent"
+    if scenario.model != "tabular":  # a binary [N, 10] answer comes flat: check the labels' count only
+        return None
+    return _check_entries(probabilities, labels, scenario.model)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from models import SPECS
-from service import handlers
+from service import handlers, v2
 from service.bodywatch import BodyWatch
 from service.errors import ApiError, error_response
 from service.handlers import Endpoint
@@ -56,6 +56,7 @@ def routes() -> list[tuple[str, str, Callable[..., Awaitable[Response]], dict[st
             table.append((upload, "POST", _named(handlers.image_predictions(spec.name), upload), options))
     models = {"response_model": list[ModelInfo], "summary": "The loaded models: tags, input schemas, metrics"}
     table.append(("/models", "GET", handlers.models, models))
+    table.extend(v2.routes())  # the Open Inference Protocol V2 (service/v2/)
     return table
 
 
@@ -77,9 +78,10 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.add_middleware(
         LoadShedder, limits=Limits(max_in_flight=settings.max_in_flight, deadline_ms=settings.deadline_ms)
     )
+    app.add_middleware(v2.V2ErrorShape)  # outermost: also reshapes the shedder's refusals under /v2
     for path, method, endpoint, openapi in routes():
-        responses = ERRORS if method == "POST" else None
-        app.add_api_route(path, endpoint, methods=[method], responses=responses, **openapi)
+        options = {"responses": ERRORS if method == "POST" else None, **openapi}
+        app.add_api_route(path, endpoint, methods=[method], **options)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -158,14 +158,25 @@ def may_hold_booleans(body: bytes) -> bool:
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
+def tabular_labels(probabilities: np.ndarray) -> np.ndarray:
+    """Class 1 where its probability is at least 0.5, else 0 (int64)."""
+    return (probabilities >= 0.5).astype(np.int64)
+
+
+def top_class_labels(probabilities: np.ndarray) -> np.ndarray:
+    """The most probable class of each row (int64)."""
+    labels: np.ndarray = probabilities.argmax(axis=1).astype(np.int64)
+    return labels
+
+
 def encode_tabular(model_tag: str, probabilities: np.ndarray) -> bytes:
     """Probabilities of class 1 -> the /classify answer."""
     # float32 values are written in their shortest exact form (0.9364689, not 0.9364688396453857).
-    labels = (probabilities >= 0.5).astype(np.int64)
+    labels = tabular_labels(probabilities)
     return orjson.dumps({"model": model_tag, "probabilities": probabilities, "labels": labels}, option=_NUMPY)
 
 
 def encode_digits(model_tag: str, probabilities: np.ndarray) -> bytes:
     """Class probabilities (N, 10) -> the /digits answer."""
-    labels = probabilities.argmax(axis=1)
+    labels = top_class_labels(probabilities)
     return orjson.dumps({"model": model_tag, "probabilities": probabilities, "labels": labels}, option=_NUMPY)

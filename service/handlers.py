@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import bentoml
 import numpy as np
+from bentoml.exceptions import BentoMLException
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
@@ -51,7 +52,10 @@ def _watch(request: Request) -> BodyWatch | None:
 
 
 def _service() -> ServesModels:
-    service: ServesModels | None = bentoml.get_current_service()
+    try:
+        service: ServesModels | None = bentoml.get_current_service()
+    except BentoMLException:  # asked before BentoML has built the service instance
+        service = None
     if service is None or not getattr(service, "ready", False):
         raise ApiError("not_ready", "the models are still loading; retry shortly")
     return service

@@ -29,6 +29,12 @@ class Kind:
     response: type[BaseModel]
     summary: str
     upload_summary: str | None  # not None: also answers one uploaded picture at ROUTE/image
+    # The Open Inference Protocol V2 (service/v2/): the input tensor's name, the shapes of one input it
+    # accepts (the first is the one its metadata shows), the probabilities of one input, and the labels.
+    tensor_name: str
+    tensor_shapes: Callable[[Schema], tuple[tuple[int, ...], ...]]
+    output_shape: Callable[[Schema], tuple[int, ...]]
+    labels: Callable[[np.ndarray], np.ndarray]
 
 
 def _decode_rows(payload: Any, schema: Schema, max_rows: int, booleans: bool) -> np.ndarray:
@@ -40,6 +46,10 @@ def _decode_images(payload: Any, schema: Schema, max_rows: int, booleans: bool) 
     return codecs.decode_images(payload, size, max_value, max_rows, booleans)
 
 
+def _image_shapes(schema: Schema) -> tuple[tuple[int, ...], ...]:
+    return (tuple(schema["shape"]), (1, *schema["shape"]))  # also with one channel, as CNN clients send
+
+
 KINDS: dict[str, Kind] = {
     "tabular": Kind(
         decode=_decode_rows,
@@ -49,6 +59,10 @@ KINDS: dict[str, Kind] = {
         response=ClassifyResponse,
         summary="Probability of class 1 for each row of 10 raw features",
         upload_summary=None,
+        tensor_name="rows",
+        tensor_shapes=lambda schema: ((schema["n_features"],),),
+        output_shape=lambda schema: (),
+        labels=codecs.tabular_labels,
     ),
     "image": Kind(
         decode=_decode_images,
@@ -58,6 +72,10 @@ KINDS: dict[str, Kind] = {
         response=DigitsResponse,
         summary="Class probabilities for each 8x8 image (grey levels 0..16)",
         upload_summary="Classify an uploaded PNG or JPEG of one handwritten digit",
+        tensor_name="images",
+        tensor_shapes=_image_shapes,
+        output_shape=lambda schema: (len(schema["class_names"]),),
+        labels=codecs.top_class_labels,
     ),
 }
 

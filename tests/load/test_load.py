@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +46,9 @@ CLASSIFY_OK = {"model": "tabular-classifier:abc", "probabilities": [0.9], "label
 
 
 def test_every_scenario_names_its_rows_and_carries_a_valid_body() -> None:
-    assert set(SCENARIOS) == {"classify-1", "classify-64", "digits-1", "digits-32", "digits-image"}
+    assert set(SCENARIOS) == {
+        "classify-1", "classify-64", "digits-1", "digits-32", "digits-image", "v2-json", "v2-binary",
+    }  # fmt: skip
     for scenario in SCENARIOS.values():
         assert rows_in_name(scenario.name) == scenario.rows
         assert scenario.tag in TAGS
@@ -64,6 +67,49 @@ def test_every_scenario_names_its_rows_and_carries_a_valid_body() -> None:
     assert b'name="image"' in upload.body
     assert b"\x89PNG" in upload.body
     assert upload.expected_labels == (7,)
+    v2_json = json.loads(SCENARIOS["v2-json"].body)["inputs"][0]
+    assert (v2_json["shape"], len(v2_json["data"])) == ([64, 10], 640)
+    binary = SCENARIOS["v2-binary"]
+    length = int(dict(binary.headers)["Inference-Header-Content-Length"])
+    header = json.loads(binary.body[:length])
+    assert header["inputs"][0]["parameters"]["binary_data_size"] == len(binary.body) - length == 64 * 10 * 4
+
+
+def _v2_answer(binary: bool, labels: list[int], probabilities: list[float]) -> bytes:
+    """A V2 answer as the service writes it, JSON or with binary outputs after the header."""
+    if not binary:
+        outputs = [
+            {"name": "probabilities", "datatype": "FP32", "shape": [len(labels)], "data": probabilities},
+            {"name": "labels", "datatype": "INT64", "shape": [len(labels)], "data": labels},
+        ]
+        return json.dumps(
+            {"model_name": "tabular-classifier", "model_version": "v1", "outputs": outputs}
+        ).encode()
+    data = [struct.pack(f"<{len(probabilities)}f", *probabilities), struct.pack(f"<{len(labels)}q", *labels)]
+    outputs = [
+        {
+            "name": name,
+            "datatype": kind,
+            "shape": [len(labels)],
+            "parameters": {"binary_data_size": len(part)},
+        }
+        for (name, kind), part in zip((("probabilities", "FP32"), ("labels", "INT64")), data, strict=True)
+    ]
+    header = json.dumps({"model_name": "tabular-classifier", "model_version": "v1", "outputs": outputs})
+    return header.encode() + b"".join(data)
+
+
+@pytest.mark.parametrize("tag", ["v2-json", "v2-binary"])
+def test_v2_answers_are_checked(tag: str) -> None:
+    scenario = SCENARIOS[tag]
+    binary = tag == "v2-binary"
+    right = _v2_answer(binary, [1, 0] * 32, [0.75, 0.25] * 32)
+    assert check_answer(200, right, scenario) is None
+    assert "labels for 64 rows" in (check_answer(200, _v2_answer(binary, [1], [0.75]), scenario) or "")
+    assert "not a probability" in (
+        check_answer(200, _v2_answer(binary, [1] * 64, [1.5] * 64), scenario) or ""
+    )
+    assert "cannot be read" in (check_answer(200, b"not json", scenario) or "")
 
 
 def test_rows_in_name() -> None:

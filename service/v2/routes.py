@@ -1,0 +1,148 @@
+"""The V2 route table (service/app.py registers it beside the JSON API) and its GET handlers.
+
+Every model in models.SPECS gets its own paths (``/v2/models/<name>/...``), so a model is served by its
+registry entry alone; any other path under /v2 is a 404 (or 405) in the protocol's shape.
+
+The OpenAPI document lists the server routes and each model's metadata and readiness, and leaves out on
+purpose: the infer routes, whose body no JSON schema can express (the data's length must match the
+declared shape, and the binary extension puts raw bytes after a JSON header whose length is an HTTP
+header), so a schema-driven fuzzer would send "valid" bodies that are in fact malformed; and the
+/versions/{version} routes, because a path parameter gets arbitrary strings from a fuzzer, and BentoML
+answers a path it cannot route to the mounted app (one with an encoded newline) itself, in text/plain,
+before any handler of ours runs. The protocol's specification and the real clients
+(tests/service/test_v2_clients.py) are the contract of those routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import bentoml
+import orjson
+from bentoml.exceptions import BentoMLException
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+
+from models import SPECS
+from service import handlers
+from service.errors import RETRY_AFTER_SECONDS, ApiError
+from service.v2 import infer, metadata, schemas
+
+Route = tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]
+ANY_METHOD = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+HIDDEN = {"include_in_schema": False}
+
+
+def _json(content: dict[str, Any], status: int = 200) -> Response:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return Response(orjson.dumps(content), status, headers, media_type="application/json")
+
+
+def _ready() -> bool:
+    """What ``__is_ready__`` says (service/service.py): loaded and warmed up, and not draining."""
+    try:
+        service = bentoml.get_current_service()
+    except BentoMLException:  # not instantiated yet: the worker is still loading
+        return False
+    return bool(getattr(service, "ready", False)) and not getattr(service, "draining", False)
+
+
+async def server_metadata() -> Response:
+    return _json(metadata.server_metadata())
+
+
+async def server_live() -> Response:
+    return _json({"live": True})
+
+
+async def server_ready() -> Response:
+    ready = _ready()
+    return _json({"ready": ready}, 200 if ready else 503)
+
+
+def model_metadata(name: str) -> handlers.Endpoint:
+    async def v2_model_metadata(request: Request) -> Response:
+        version = request.path_params.get("version")
+        return _json(metadata.model_metadata(metadata.served_model(handlers._service(), name, version)))
+
+    return v2_model_metadata
+
+
+def model_ready(name: str) -> handlers.Endpoint:
+    async def v2_model_ready(request: Request) -> Response:
+        if not _ready():
+            return _json({"name": name, "ready": False}, 503)
+        metadata.served_model(handlers._service(), name, request.path_params.get("version"))
+        return _json({"name": name, "ready": True})
+
+    return v2_model_ready
+
+
+async def unknown_path(request: Request) -> Response:
+    """Any other path under /v2: 404 in the protocol's shape (BentoML would answer a plain-text 404,
+    since its mount only takes paths the app has a route for), or 405 when another route has the path
+    and not the method."""
+    allowed = {
+        method
+        for route in request.app.router.routes
+        if getattr(route, "endpoint", None) is not unknown_path
+        and route.matches(request.scope)[0] == Match.PARTIAL
+        for method in getattr(route, "methods", ())
+    }
+    if allowed:
+        raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+    parts = request.scope["path"].split("/")  # "", "v2", "models", name, ...
+    if len(parts) > 3 and parts[2] == "models":
+        raise metadata.unknown_model(parts[3])
+    raise ApiError("not_found", "there is no such V2 route; see the protocol's paths under /v2")
+
+
+def _responses(*statuses: int, ready: type[Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers: the V2 error shape, or the readiness body for a 503 of readiness."""
+    described = {404: "not_found: no such version", 503: "not ready (loading or draining), with Retry-After"}
+    return {
+        status: {
+            "model": ready if status == 503 and ready else schemas.V2Error,
+            "description": described[status],
+        }
+        for status in statuses
+    }
+
+
+def _get(
+    path: str, handler: Callable[..., Awaitable[Response]], model: type[Any], summary: str, **extra: Any
+) -> Route:
+    return (path, "GET", handler, {"response_model": model, "summary": f"V2: {summary}", **extra})
+
+
+def routes() -> list[Route]:
+    """(path, method, handler, what the OpenAPI document says of it) for the whole protocol."""
+    ready_responses = _responses(503, ready=schemas.ServerReady)
+    table = [
+        _get("/v2", server_metadata, schemas.ServerMetadata, "server metadata"),
+        _get("/v2/health/live", server_live, schemas.ServerLive, "liveness"),
+        _get("/v2/health/ready", server_ready, schemas.ServerReady, "readiness", responses=ready_responses),
+    ]
+    for name in SPECS:
+        model = f"/v2/models/{name}"
+        described = _responses(503)
+        ready = _responses(503, ready=schemas.ModelReady)
+        table.append(
+            _get(model, model_metadata(name), schemas.ModelMetadata, f"{name} metadata", responses=described)
+        )
+        table.append(
+            _get(
+                f"{model}/ready", model_ready(name), schemas.ModelReady, f"{name} readiness", responses=ready
+            )
+        )
+        table.append((f"{model}/infer", "POST", infer.predictions(name), HIDDEN))
+        versioned = f"{model}/versions/{{version}}"
+        table.append((versioned, "GET", model_metadata(name), HIDDEN))
+        table.append((f"{versioned}/ready", "GET", model_ready(name), HIDDEN))
+        table.append((f"{versioned}/infer", "POST", infer.predictions(name), HIDDEN))
+    # Last: only what no route above takes.
+    table.extend(("/v2/{path:path}", method, unknown_path, HIDDEN) for method in ANY_METHOD)
+    return table
