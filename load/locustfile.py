@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gevent
-from locust import FastHttpUser, constant, events, tag, task
+from locust import FastHttpUser, constant, events, tag
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -56,30 +57,19 @@ class ServingUser(FastHttpUser):
             else:
                 response.failure(wrong)
 
-    @tag(*SCENARIOS["classify-1"].tags)
-    @task(SCENARIOS["classify-1"].weight)
-    def classify_one_row(self) -> None:
-        self._send(SCENARIOS["classify-1"])
 
-    @tag(*SCENARIOS["classify-64"].tags)
-    @task(SCENARIOS["classify-64"].weight)
-    def classify_64_rows(self) -> None:
-        self._send(SCENARIOS["classify-64"])
+def _task(scenario: Scenario) -> Callable[[ServingUser], None]:
+    """A locust task that sends ``scenario``, tagged with its tags."""
 
-    @tag(*SCENARIOS["digits-1"].tags)
-    @task(SCENARIOS["digits-1"].weight)
-    def digits_one_image(self) -> None:
-        self._send(SCENARIOS["digits-1"])
+    def send(user: ServingUser) -> None:
+        user._send(scenario)
 
-    @tag(*SCENARIOS["digits-32"].tags)
-    @task(SCENARIOS["digits-32"].weight)
-    def digits_32_images(self) -> None:
-        self._send(SCENARIOS["digits-32"])
+    send.__name__ = f"send_{scenario.tag.replace('-', '_')}"
+    return tag(*scenario.tags)(send)  # type: ignore[no-any-return]
 
-    @tag(*SCENARIOS["digits-image"].tags)
-    @task(SCENARIOS["digits-image"].weight)
-    def digits_upload(self) -> None:
-        self._send(SCENARIOS["digits-image"])
+
+# One task per scenario, weighted: the mix (load/scenarios.py is the one list of them).
+ServingUser.tasks = {_task(scenario): scenario.weight for scenario in SCENARIOS.values()}  # type: ignore[assignment]  # locust takes {task: weight}
 
 
 def _write_progress(environment: Environment, path: Path) -> None:

@@ -42,11 +42,13 @@ class Scenario:
     expected_labels: tuple[int, ...] | None = None
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers (X-Request-Deadline-Ms, ...)
     protocol: Literal["json", "v2"] = "json"  # the friendly JSON API, or the Open Inference Protocol V2
+    variant: str = ""  # tells apart scenarios on one path in the statistics ("binary")
 
     @property
     def name(self) -> str:
         """The request name in locust's statistics; ends with the row count."""
-        return f"{self.path} [{self.rows} {'row' if self.rows == 1 else 'rows'}]"
+        variant = f" ({self.variant})" if self.variant else ""
+        return f"{self.path}{variant} [{self.rows} {'row' if self.rows == 1 else 'rows'}]"
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -132,6 +134,7 @@ def build_scenarios() -> dict[str, Scenario]:
             v2_json(tabular_rows(64)),
             JSON_TYPE,
             protocol="v2",
+            variant="json",
         ),
         Scenario(
             "v2-binary", V2_TABULAR, 64, "tabular", 5, binary, BINARY_TYPE, headers=headers, protocol="v2"

@@ -49,6 +49,9 @@ def test_every_scenario_names_its_rows_and_carries_a_valid_body() -> None:
     assert set(SCENARIOS) == {
         "classify-1", "classify-64", "digits-1", "digits-32", "digits-image", "v2-json", "v2-binary",
     }  # fmt: skip
+    assert len({scenario.name for scenario in SCENARIOS.values()}) == len(
+        SCENARIOS
+    )  # one row each in the stats
     for scenario in SCENARIOS.values():
         assert rows_in_name(scenario.name) == scenario.rows
         assert scenario.tag in TAGS
