@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,26 @@ def bentoml_model_info(ref: str, home: Path | None = None) -> dict[str, Any]:
     )
     info: dict[str, Any] = json.loads(done.stdout)
     return info
+
+
+def in_process_client(settings: Any) -> Iterator[Any]:
+    """A Starlette TestClient around the service built for ``settings`` (a ServingSettings), in this
+    process: yields it while its lifespan runs (models loaded and warmed up)."""
+    from starlette.testclient import TestClient
+
+    from service.service import build_service
+
+    _forget_bentoml_http_metrics()
+    with TestClient(build_service(settings).to_asgi(), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _forget_bentoml_http_metrics() -> None:
+    """BentoML registers its HTTP metrics in prometheus_client's global registry when an app starts, so
+    a second in-process app in one pytest process fails to start on the duplicate names. In
+    multiprocess mode the samples live in files, so dropping the registrations loses nothing."""
+    from prometheus_client import REGISTRY
+
+    names = REGISTRY._names_to_collectors  # no public listing of what is registered
+    for collector in {collector for name, collector in names.items() if name.startswith("bentoml_")}:
+        REGISTRY.unregister(collector)

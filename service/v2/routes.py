@@ -3,14 +3,14 @@
 Every model in models.SPECS gets its own paths (``/v2/models/<name>/...``), so a model is served by its
 registry entry alone; any other path under /v2 is a 404 (or 405) in the protocol's shape.
 
-The OpenAPI document lists the server routes and each model's metadata and readiness, and leaves out on
-purpose: the infer routes, whose body no JSON schema can express (the data's length must match the
-declared shape, and the binary extension puts raw bytes after a JSON header whose length is an HTTP
-header), so a schema-driven fuzzer would send "valid" bodies that are in fact malformed; and the
-/versions/{version} routes, because a path parameter gets arbitrary strings from a fuzzer, and BentoML
-answers a path it cannot route to the mounted app (one with an encoded newline) itself, in text/plain,
-before any handler of ours runs. The protocol's specification and the real clients
-(tests/service/test_v2_clients.py) are the contract of those routes.
+The OpenAPI document lists the server routes and each model's metadata, readiness and infer routes.
+Infer's body is documented in its JSON form; no schema can say that the data's length must match the
+declared shape, so most "schema-valid" bodies a fuzzer sends are rightly refused (400), and the binary
+extension (raw bytes after a JSON header whose length is an HTTP header) is described in words. The
+/versions/{version} routes are left out on purpose: a path parameter gets arbitrary strings from a
+fuzzer, and BentoML answers a path it cannot route to the mounted app (one with an encoded newline)
+itself, in text/plain, before any handler of ours runs. The protocol's specification and the real
+clients (tests/service/test_v2_clients.py) are the contract of those routes.
 """
 
 from __future__ import annotations
@@ -118,6 +118,34 @@ def _get(
     return (path, "GET", handler, {"response_model": model, "summary": f"V2: {summary}", **extra})
 
 
+def _infer_options(name: str) -> dict[str, Any]:
+    """What the OpenAPI document says of ``name``'s infer route."""
+    described = {
+        400: "a malformed request: bad JSON, shape, datatype, names, sizes, values",
+        408: "request_timeout: the body did not arrive before the deadline",
+        413: "body_too_large or too_many_rows",
+        415: "unsupported_media_type",
+        503: "overloaded, deadline_exceeded or not_ready, with Retry-After",
+    }
+    errors = {status: {"model": schemas.V2Error, "description": text} for status, text in described.items()}
+    binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    ok = {
+        200: {
+            "description": "JSON, or with binary outputs: the JSON header, then their bytes",
+            "content": binary,
+        }
+    }
+    summary = (
+        f"V2: infer with {name} (JSON, or binary tensor data after an Inference-Header-Content-Length header)"
+    )
+    return {
+        "response_model": schemas.InferResponse,
+        "responses": {**ok, **errors},
+        "openapi_extra": schemas.infer_body(),
+        "summary": summary,
+    }
+
+
 def routes() -> list[Route]:
     """(path, method, handler, what the OpenAPI document says of it) for the whole protocol."""
     ready_responses = _responses(503, ready=schemas.ServerReady)
@@ -138,7 +166,7 @@ def routes() -> list[Route]:
                 f"{model}/ready", model_ready(name), schemas.ModelReady, f"{name} readiness", responses=ready
             )
         )
-        table.append((f"{model}/infer", "POST", infer.predictions(name), HIDDEN))
+        table.append((f"{model}/infer", "POST", infer.predictions(name), _infer_options(name)))
         versioned = f"{model}/versions/{{version}}"
         table.append((versioned, "GET", model_metadata(name), HIDDEN))
         table.append((f"{versioned}/ready", "GET", model_ready(name), HIDDEN))

@@ -15,17 +15,15 @@ from sklearn.datasets import load_digits
 from starlette.testclient import TestClient
 
 from service.errors import STATUS
+from tests.helpers import in_process_client
 
 
 @pytest.fixture(scope="module")
 def client(trained_store: Path) -> Iterator[TestClient]:
     """One in-process app for the module, with small limits so that the limit tests stay cheap."""
-    from service.service import build_service
     from service.settings import ServingSettings
 
-    settings = ServingSettings(max_rows=64, max_body_bytes=65536, max_image_pixels=250_000)
-    with TestClient(build_service(settings).to_asgi(), raise_server_exceptions=False) as test_client:
-        yield test_client
+    yield from in_process_client(ServingSettings(max_rows=64, max_body_bytes=65536, max_image_pixels=250_000))
 
 
 def assert_error(response: Any, code: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from models import SPECS
 from service.errors import STATUS
 from service.kinds import kind_of
+from tests.helpers import in_process_client
 
 TABULAR, DIGITS = "tabular-classifier", "digits-cnn"
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -31,25 +32,9 @@ def client(trained_store: Path) -> Iterator[TestClient]:
 
 
 def v2_client() -> Iterator[TestClient]:
-    from service.service import build_service
     from service.settings import ServingSettings
 
-    _forget_bentoml_http_metrics()
-    settings = ServingSettings(max_rows=MAX_ROWS, max_body_bytes=65536)
-    with TestClient(build_service(settings).to_asgi(), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-def _forget_bentoml_http_metrics() -> None:
-    """BentoML registers its HTTP metrics in prometheus_client's global registry when an app starts, so
-    a second in-process app in one pytest process (test_service.py builds one too) fails to start on the
-    duplicate names. In multiprocess mode the samples live in files, so dropping the registrations loses
-    nothing. (One session-wide in-process app in a conftest would make this unnecessary.)"""
-    from prometheus_client import REGISTRY
-
-    names = REGISTRY._names_to_collectors  # no public listing of what is registered
-    for collector in {collector for name, collector in names.items() if name.startswith("bentoml_")}:
-        REGISTRY.unregister(collector)
+    yield from in_process_client(ServingSettings(max_rows=MAX_ROWS, max_body_bytes=65536))
 
 
 # ---- building requests and reading answers, as a V2 client does ----
@@ -203,11 +188,11 @@ def test_not_ready_answers_503_with_retry_after(client: TestClient) -> None:
 
 
 def test_openapi_lists_the_v2_routes_without_path_parameters(client: TestClient) -> None:
-    """Server routes and each model's metadata and readiness; not infer, not /versions/{version}
+    """Server routes and each model's metadata, readiness and infer; not /versions/{version}
     (service/v2/routes.py says why)."""
     paths = client.get("/docs.json").json()["paths"]
     documented = {"/v2", "/v2/health/live", "/v2/health/ready"}
-    documented |= {f"/v2/models/{name}{tail}" for name in SPECS for tail in ("", "/ready")}
+    documented |= {f"/v2/models/{name}{tail}" for name in SPECS for tail in ("", "/ready", "/infer")}
     assert {path for path in paths if path.startswith("/v2")} == documented
     answer = paths[f"/v2/models/{TABULAR}"]["get"]["responses"]["200"]["content"]["application/json"]
     assert answer["schema"]["$ref"].endswith("/ModelMetadata")
