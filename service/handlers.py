@@ -45,13 +45,13 @@ class ServesModels(Protocol):
     ready: bool
 
 
-def _watch(request: Request) -> BodyWatch | None:
+def request_watch(request: Request) -> BodyWatch | None:
     """The body watch of the app serving ``request`` (create_app puts one on its state)."""
     watch: BodyWatch | None = getattr(request.app.state, "body_watch", None)
     return watch
 
 
-def _service() -> ServesModels:
+def current_service() -> ServesModels:
     try:
         service: ServesModels | None = bentoml.get_current_service()
     except BentoMLException:  # asked before BentoML has built the service instance
@@ -108,13 +108,13 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-async def _parse(body: bytes) -> Any:
+async def parse_json_body(body: bytes) -> Any:
     if len(body) > INLINE_PARSE_BYTES:
         return await asyncio.to_thread(codecs.parse_json, body)
     return codecs.parse_json(body)
 
 
-async def _predict(
+async def predict_within_deadline(
     request: Request, service: ServesModels, runtime: ModelRuntime, rows: np.ndarray
 ) -> np.ndarray:
     """The model's answer, or 503 deadline_exceeded without computing it when the request's deadline
@@ -136,13 +136,15 @@ def json_predictions(name: str) -> Endpoint:
     """The handler of model ``name``'s JSON predictions (``{"rows": ...}`` or ``{"images": ...}``)."""
 
     async def predict(request: Request) -> Response:
-        service = _service()
+        service = current_service()
         settings, runtime = service.settings, service.runtimes[name]
-        body = await read_body(request, settings.max_body_bytes, JSON_TYPES, _watch(request))
-        payload = await _parse(body)
+        body = await read_body(request, settings.max_body_bytes, JSON_TYPES, request_watch(request))
+        payload = await parse_json_body(body)
         kind = kind_of(runtime.schema)
         batch = kind.decode(payload, runtime.schema, settings.max_rows, codecs.may_hold_booleans(body))
-        return _json(kind.encode(runtime.tag, await _predict(request, service, runtime, batch)))
+        return _json(
+            kind.encode(runtime.tag, await predict_within_deadline(request, service, runtime, batch))
+        )
 
     return predict
 
@@ -151,9 +153,9 @@ def image_predictions(name: str) -> Endpoint:
     """The handler of model ``name``'s uploads: one PNG or JPEG in the multipart field ``image``."""
 
     async def predict_upload(request: Request) -> Response:
-        service = _service()
+        service = current_service()
         settings, runtime = service.settings, service.runtimes[name]
-        body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES, _watch(request))
+        body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES, request_watch(request))
         data = await _uploaded_image(request, body)
         size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
         # Decoding can take a while for a large picture: off the event loop.
@@ -161,7 +163,9 @@ def image_predictions(name: str) -> Endpoint:
             images.decode_upload, data, settings.max_image_pixels, size, max_value
         )
         encode = kind_of(runtime.schema).encode
-        return _json(encode(runtime.tag, await _predict(request, service, runtime, image[None])))
+        return _json(
+            encode(runtime.tag, await predict_within_deadline(request, service, runtime, image[None]))
+        )
 
     return predict_upload
 
@@ -191,5 +195,5 @@ async def _uploaded_image(request: Request, body: bytes) -> bytes:
 
 
 async def models() -> Response:
-    service = _service()
+    service = current_service()
     return JSONResponse([runtime.loaded.describe() for runtime in service.runtimes.values()])

@@ -25,16 +25,18 @@ def predictions(name: str) -> handlers.Endpoint:
     """The infer handler of model ``name`` (at whichever version the path names, if any)."""
 
     async def v2_infer(request: Request) -> Response:
-        service = handlers._service()
+        service = handlers.current_service()
         runtime = served_model(service, name, request.path_params.get("version"))
         settings, kind = service.settings, kind_of(runtime.schema)
-        body = await handlers.read_body(request, settings.max_body_bytes, V2_TYPES, handlers._watch(request))
+        body = await handlers.read_body(
+            request, settings.max_body_bytes, V2_TYPES, handlers.request_watch(request)
+        )
         header, binary = split_body(body, request.headers.get(HEADER_LENGTH))
-        payload = await handlers._parse(header)
+        payload = await handlers.parse_json_body(header)
         parsed = parse_request(payload, name, kind.tensor_name)
         booleans = data_may_hold_booleans(header, payload)
         batch = decode_tensor(parsed.tensor, binary, runtime.schema, settings.max_rows, booleans)
-        probabilities = await handlers._predict(request, service, runtime, batch)
+        probabilities = await handlers.predict_within_deadline(request, service, runtime, batch)
         model = (name, version_of(runtime))
         return answer(parsed.id, model, probabilities, kind.labels, parsed.outputs, parsed.binary_output)
 

@@ -66,7 +66,9 @@ async def server_ready() -> Response:
 def model_metadata(name: str) -> handlers.Endpoint:
     async def v2_model_metadata(request: Request) -> Response:
         version = request.path_params.get("version")
-        return _json(metadata.model_metadata(metadata.served_model(handlers._service(), name, version)))
+        return _json(
+            metadata.model_metadata(metadata.served_model(handlers.current_service(), name, version))
+        )
 
     return v2_model_metadata
 
@@ -75,7 +77,7 @@ def model_ready(name: str) -> handlers.Endpoint:
     async def v2_model_ready(request: Request) -> Response:
         if not _ready():
             return _json({"name": name, "ready": False}, 503)
-        metadata.served_model(handlers._service(), name, request.path_params.get("version"))
+        metadata.served_model(handlers.current_service(), name, request.path_params.get("version"))
         return _json({"name": name, "ready": True})
 
     return v2_model_ready
