@@ -19,7 +19,15 @@ from torch import nn
 from models import CONFIG_FILE, FORMAT_VERSION, SPECS, WEIGHTS_FILE, config_from_dict, config_to_dict
 from models.registry import Config
 
-RETRAIN_HINT = "retrain it with `make train` (or `python -m training all`)"
+
+def retrain_hint() -> str:
+    """How to fix it, naming the store this process searched: `make train` alone writes to the
+    repository's .bentoml/, which is not the store a server started elsewhere looks in."""
+    home = bentoml_home()
+    return (
+        f"retrain it into this store with `BENTOML_HOME={home} make train` (or `python -m training all` "
+        "with that BENTOML_HOME), or start the server with BENTOML_HOME set to the store that holds it"
+    )
 
 
 class ModelLoadError(RuntimeError):
@@ -56,7 +64,7 @@ def load_model(ref: str, device: str | torch.device = "cpu") -> LoadedModel:
         entry = bentoml.models.get(ref if ":" in ref else f"{ref}:latest")
     except NotFound:
         raise ModelLoadError(
-            f"model {ref!r} is not in the BentoML model store ({bentoml_home()}); {RETRAIN_HINT}"
+            f"model {ref!r} is not in the BentoML model store ({bentoml_home()}); {retrain_hint()}"
         ) from None
     tag = str(entry.tag)
     metadata = dict(entry.info.metadata)
@@ -67,7 +75,7 @@ def load_model(ref: str, device: str | torch.device = "cpu") -> LoadedModel:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise ModelLoadError(
-            f"{tag}: weights do not fit the model in the code ({error}); {RETRAIN_HINT}"
+            f"{tag}: weights do not fit the model in the code ({error}); {retrain_hint()}"
         ) from None
     module.eval().requires_grad_(False).to(device)
     return LoadedModel(name, tag, module, config, metadata, entry.info.creation_time.isoformat())
@@ -84,20 +92,20 @@ def _checked_config(tag: str, folder: Path, metadata: dict[str, Any]) -> Config:
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ModelLoadError(
             f"{tag}: saved in format {metadata.get('format_version')!r}, this code reads {FORMAT_VERSION}; "
-            + RETRAIN_HINT
+            + retrain_hint()
         )
     try:
         stored = json.loads((folder / CONFIG_FILE).read_text())
         config = config_from_dict(spec.config_type, stored)
     except (OSError, ValueError, TypeError) as error:
-        raise ModelLoadError(f"{tag}: unreadable {CONFIG_FILE} ({error}); {RETRAIN_HINT}") from None
+        raise ModelLoadError(f"{tag}: unreadable {CONFIG_FILE} ({error}); {retrain_hint()}") from None
     if config_to_dict(config) != metadata.get("config"):
-        raise ModelLoadError(f"{tag}: {CONFIG_FILE} disagrees with the store's metadata; {RETRAIN_HINT}")
+        raise ModelLoadError(f"{tag}: {CONFIG_FILE} disagrees with the store's metadata; {retrain_hint()}")
     expected = spec.input_schema(spec.config_type())
     if metadata.get("input_schema") != expected or spec.input_schema(config) != expected:
         raise ModelLoadError(
             f"{tag}: its input schema {metadata.get('input_schema')} does not match the one this code "
-            f"serves {expected}; {RETRAIN_HINT}"
+            f"serves {expected}; {retrain_hint()}"
         )
     return config
 
@@ -107,17 +115,17 @@ def _checked_weights(tag: str, folder: Path, metadata: dict[str, Any]) -> dict[s
     try:
         weights = path.read_bytes()
     except OSError:
-        raise ModelLoadError(f"{tag}: weights file {path} is missing; {RETRAIN_HINT}") from None
+        raise ModelLoadError(f"{tag}: weights file {path} is missing; {retrain_hint()}") from None
     actual = hashlib.sha256(weights).hexdigest()
     if actual != metadata.get("weights_sha256"):
         raise ModelLoadError(
             f"{tag}: weights file {path} does not match its recorded sha256 "
             f"(recorded {metadata.get('weights_sha256')}, found {actual}): it was changed after training; "
-            + RETRAIN_HINT
+            + retrain_hint()
         )
     try:
         return load(weights)  # safetensors: plain tensors, no code runs while reading
     except SafetensorError as error:
         raise ModelLoadError(
-            f"{tag}: weights file {path} is not valid safetensors ({error}); {RETRAIN_HINT}"
+            f"{tag}: weights file {path} is not valid safetensors ({error}); {retrain_hint()}"
         ) from None
