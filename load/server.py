@@ -104,6 +104,21 @@ def answers_200(url: str, timeout: float = 2) -> bool:
         return False
 
 
+def wait_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> float:
+    """Seconds until ``check()`` held (an OSError counts as not yet); TimeoutError after ``timeout``.
+    For a condition on a server that is already running; ``ServerProcess.wait_ready`` waits for one
+    that is starting (and notices when it exits)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if check():
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not within {timeout:g} s")
+
+
 def bentoml_cli() -> str:
     """The `bentoml` command of the environment running this."""
     return str(Path(sys.executable).parent / "bentoml")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from load.server import ONE_CORE_ENV, SERVER_CPUS, answers_200, bentoml_serve, start
+from load.server import ONE_CORE_ENV, SERVER_CPUS, answers_200, bentoml_serve, start, wait_until
 
 
 @dataclass(frozen=True)
@@ -25,21 +24,17 @@ def server_env() -> dict[str, str]:
     return {key: os.environ.get(key, value) for key, value in ONE_CORE_ENV.items()}
 
 
-def wait_until_ready(url: str, timeout: float) -> None:
-    """Return once ``url``/readyz answers 200; RuntimeError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not answers_200(f"{url}/readyz"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url}/readyz did not answer 200 within {timeout:g} s")
-        time.sleep(0.5)
-
-
 @contextmanager
 def serving_target(host: str | None, out_dir: Path, ready_timeout: float = 120) -> Iterator[Target]:
     """Yield the server to load: ``host`` once ready, else a fresh `bentoml serve` stopped afterwards."""
     if host:
         url = host.rstrip("/")
-        wait_until_ready(url, timeout=min(ready_timeout, 30))
+        try:
+            wait_until(
+                f"{url}/readyz answering 200", lambda: answers_200(f"{url}/readyz"), min(ready_timeout, 30)
+            )
+        except TimeoutError as error:
+            raise RuntimeError(str(error)) from None  # the load tools report a RuntimeError and exit 2
         yield Target(url, started_here=False, log=None)
         return
     log = out_dir / "server.log"

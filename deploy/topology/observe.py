@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,20 +28,6 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-def poll_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 1) -> float:
-    """Seconds until ``check()`` held (OSError counts as not yet); TimeoutError after ``timeout``.
-    For conditions on a running server; load.server's ``wait_ready`` waits for a server to start."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if check():
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(interval)
-    raise TimeoutError(f"{what}: not within {timeout:g} s")
 
 
 def rows_served(server: ServerProcess) -> float:

@@ -27,7 +27,6 @@ from deploy.topology.observe import (
     log,
     model_targets_up,
     per_upstream,
-    poll_until,
     prometheus_rows,
     prometheus_targets,
     rows_served,
@@ -35,7 +34,7 @@ from deploy.topology.observe import (
 )
 from deploy.topology.report import PrometheusView, Report, SteadyLoad, StopMidRun
 from deploy.topology.traffic import oversized_body, send_load, send_load_around, since, summarize
-from load.server import REPO, ServerProcess
+from load.server import REPO, ServerProcess, wait_until
 
 STOP_GRACE_S = 30  # compose's stop_grace_period for the model service
 
@@ -126,7 +125,9 @@ def prometheus_sees(topology: Topology, replicas: list[Container], timeout: floa
     expected = {f"{replica.address}:{MODEL_PORT}" for replica in replicas}
     prometheus = topology.prometheus.started
     what = f"prometheus scrapes {', '.join(replica.name for replica in replicas)} only"
-    return round(poll_until(what, lambda: model_targets_up(prometheus, expected, exactly=True), timeout), 1)
+    return round(
+        wait_until(what, lambda: model_targets_up(prometheus, expected, exactly=True), timeout, interval=1), 1
+    )
 
 
 @dataclass(frozen=True)
