@@ -28,10 +28,20 @@ class DeadlineExceededError(Exception):
 
 
 @dataclass
+class Timing:
+    """Where one request's time went in the batcher, in seconds: waiting for its batch to start, and
+    that batch's forward pass (shared with the other requests merged into it)."""
+
+    queue_s: float = 0.0
+    compute_s: float = 0.0
+
+
+@dataclass
 class _Pending:
     rows: np.ndarray
     future: asyncio.Future[np.ndarray]
     deadline: float  # time.monotonic() value
+    timing: Timing | None = None
     arrived: float = field(default_factory=time.perf_counter)
 
 
@@ -60,21 +70,27 @@ class Batcher:
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, rows: np.ndarray, deadline: float = float("inf")) -> np.ndarray:
+    async def submit(
+        self, rows: np.ndarray, deadline: float = float("inf"), timing: Timing | None = None
+    ) -> np.ndarray:
         """Predict ``rows`` (validated, normalised), possibly together with other requests; dropped
-        unseen if ``deadline`` (a ``time.monotonic()`` value) passes before its batch starts."""
+        unseen if ``deadline`` (a ``time.monotonic()`` value) passes before its batch starts. When
+        given, ``timing`` is filled in with this request's queue and compute time."""
         wakeup = self._ensure_running()
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(rows, future, deadline))
+        self._queue.append(_Pending(rows, future, deadline, timing))
         wakeup.set()
         return await future
 
-    async def run_alone(self, rows: np.ndarray) -> np.ndarray:
+    async def run_alone(self, rows: np.ndarray, timing: Timing | None = None) -> np.ndarray:
         """Predict ``rows`` without merging (batching switched off); inline or in the model's thread."""
         started = time.perf_counter()
         result = await self._forward(rows)
+        seconds = time.perf_counter() - started
+        if timing is not None:
+            timing.compute_s = seconds
         if self._observer:
-            self._observer(len(rows), [0.0], time.perf_counter() - started)
+            self._observer(len(rows), [0.0], seconds)
         return result
 
     async def _forward(self, rows: np.ndarray) -> np.ndarray:
@@ -148,6 +164,9 @@ class Batcher:
         offset = 0
         for pending in batch:
             count = len(pending.rows)
+            if pending.timing is not None:
+                pending.timing.queue_s = started - pending.arrived
+                pending.timing.compute_s = finished - started
             if not pending.future.done():
                 pending.future.set_result(result[offset : offset + count])
             offset += count

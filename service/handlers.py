@@ -22,11 +22,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
 from service import codecs, images
-from service.batcher import DeadlineExceededError
+from service.batcher import DeadlineExceededError, Timing
 from service.bodywatch import BodyWatch
 from service.errors import ApiError
 from service.kinds import kind_of
-from service.overload import remaining_seconds
+from service.overload import TIMING_KEY, remaining_seconds
 from service.runtime import ModelRuntime
 from service.settings import ServingSettings
 
@@ -124,8 +124,9 @@ async def predict_within_deadline(
     fired, so 5-second deadlines at thousands of requests a second kept ~10,000 of them (and their
     futures and contexts) alive, and the young-generation collections that walked them took 6-15 ms."""
     deadline = time.monotonic() + remaining_seconds(request.scope, service.settings.deadline_ms / 1000)
+    timing = request.scope[TIMING_KEY] = Timing()  # the shedder writes it into Server-Timing
     try:
-        return codecs.check_output(await runtime.predict(rows, deadline))
+        return codecs.check_output(await runtime.predict(rows, deadline, timing))
     except DeadlineExceededError:
         raise ApiError(
             "deadline_exceeded", "the request's deadline passed before it could be computed"

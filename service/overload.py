@@ -16,11 +16,15 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.batcher import Timing
 from service.errors import ApiError, error_response
 from service.metrics import service_metrics
 
 DEADLINE_HEADER = b"x-request-deadline-ms"
 MAX_DEADLINE_DIGITS = 12  # a longer deadline is no shorter than the default anyway
+# A prediction handler puts its batcher Timing here; the shedder turns it into a Server-Timing header.
+TIMING_KEY = "serving.timing"
+SERVER_TIMING_HEADER = b"server-timing"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,10 @@ class LoadShedder:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                timing: Timing | None = scope.get(TIMING_KEY)
+                if timing is not None:
+                    header = server_timing(timing, time.monotonic() - now)
+                    message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
         try:
@@ -116,6 +124,16 @@ class LoadShedder:
     async def _refuse(scope: Scope, receive: Receive, send: Send, code: str, detail: str) -> None:
         service_metrics().errors.labels(code=code).inc()
         await error_response(code, detail)(scope, receive, send)
+
+
+def server_timing(timing: Timing, total_s: float) -> tuple[bytes, bytes]:
+    """The Server-Timing header of a prediction: ``queue`` (waiting for its batch to start),
+    ``compute`` (that batch's forward pass) and ``total`` (admission to the answer), in milliseconds."""
+    value = (
+        f"queue;dur={timing.queue_s * 1000:.3f}, compute;dur={timing.compute_s * 1000:.3f}, "
+        f"total;dur={total_s * 1000:.3f}"
+    )
+    return SERVER_TIMING_HEADER, value.encode()
 
 
 def deadline_ms(scope: Scope, default_ms: int) -> int:

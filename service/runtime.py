@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from service.batcher import Batcher
+from service.batcher import Batcher, Timing
 from service.loader import LoadedModel
 from service.metrics import ServiceMetrics
 
@@ -76,10 +76,12 @@ class ModelRuntime:
             proba = self.loaded.module.predict_proba(inputs)  # type: ignore[operator]
             return proba.cpu().numpy()  # type: ignore[no-any-return]
 
-    async def predict(self, rows: np.ndarray, deadline: float = float("inf")) -> np.ndarray:
+    async def predict(
+        self, rows: np.ndarray, deadline: float = float("inf"), timing: Timing | None = None
+    ) -> np.ndarray:
         if self.batching:
-            return await self.batcher.submit(rows, deadline)
-        return await self.batcher.run_alone(rows)
+            return await self.batcher.submit(rows, deadline, timing)
+        return await self.batcher.run_alone(rows, timing)
 
     def warm_up(self, example: np.ndarray) -> None:
         """Forward passes at a few batch sizes, so the first requests do not pay for lazy init; the
