@@ -60,8 +60,9 @@ def _bentoml(target: str, env: Mapping[str, str]) -> Callable[[int], Launch]:
 
 
 def _starlette(port: int) -> Launch:
-    argv = [sys.executable, "-m", "uvicorn", "bench.variants.starlette_app:app"]
-    return Launch([*argv, "--host", "127.0.0.1", "--port", str(port)], _url(port))
+    # The same HTTP stack as the service (pinned in pyproject.toml), named so a missing one fails loudly.
+    argv = [sys.executable, "-m", "uvicorn", "bench.variants.starlette_app:app", "--http", "httptools"]
+    return Launch([*argv, "--loop", "uvloop", "--host", "127.0.0.1", "--port", str(port)], _url(port))
 
 
 def litserve_command(port: int) -> list[str]:
@@ -92,7 +93,7 @@ PEERS: dict[str, Peer] = {
         ),
         Peer(
             "starlette",
-            "plain Starlette app on uvicorn (h11), model in-line",
+            "plain Starlette app on uvicorn (httptools, uvloop), model in-line",
             _starlette,
             "/classify",
             "/readyz",

@@ -1,8 +1,8 @@
 """Virtual environments for the peer servers that bring their own web stacks.
 
-LitServe and TorchServe bring uvloop, httptools and Java; BentoML would pick up uvloop and httptools
-silently if they shared the project's venv, so each peer runs from its own under ``reports/venvs/``
-(git-ignored), built here on first use.
+LitServe and TorchServe bring their own pinned dependencies (and Java), which must not change the
+project's venv, so each peer runs from its own under ``reports/venvs/`` (git-ignored), built here on
+first use.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from tests.helpers import REPO
 BENTOML = str(Path(sys.executable).parent / "bentoml")
 MODEL_NAMES = ("tabular-classifier", "digits-cnn")
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The HTTP stack the service is measured with (docs/performance.md): uvicorn uses it when installed.
+HTTP_STACK = ("uvloop==0.23.0", "httptools==0.9.0")
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +112,7 @@ def test_requirements_pin_cpu_torch(bento: BuiltBento) -> None:
         "numpy==2.4.6",
         "pillow==13.0.0",
         "python-multipart==0.0.34",
+        *HTTP_STACK,
     ):
         assert pin in lines
     text = "\n".join(lines).lower()
@@ -151,3 +154,10 @@ def test_exported_bento_packs_both_models(bento: BuiltBento, tmp_path: Path) -> 
         assert f"models/{name}/{version}/config.json" in names
         assert f"models/{name}/latest" in names
     assert "src/service/service.py" in names
+
+
+def test_the_gpu_bento_and_the_venv_get_the_same_http_stack() -> None:
+    gpu = yaml.safe_load((REPO / "deploy" / "bentofile.gpu.yaml").read_text())
+    assert set(HTTP_STACK) <= set(gpu["python"]["packages"])
+    constraints = (REPO / "constraints.txt").read_text().splitlines()
+    assert set(HTTP_STACK) <= set(constraints)
