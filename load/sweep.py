@@ -72,6 +72,17 @@ def replicas_needed(target_rps: float, knee_rps: float | None) -> int | None:
     return max(1, math.ceil(target_rps / knee_rps))
 
 
+def replica_assumed(started_here: bool, env: Mapping[str, str], cpus: str) -> str:
+    """What one replica of the estimate is: the server this sweep measured, as it ran."""
+    if not started_here:
+        return "each replica like the server at --host, with its own workers and cores (not known here)"
+    workers, threads = env.get("SERVING_WORKERS", "1"), env.get("SERVING_TORCH_THREADS", "default")
+    return (
+        f"each replica like the one measured: SERVING_WORKERS={workers}, SERVING_TORCH_THREADS={threads}, "
+        f"on CPU(s) {cpus}; the load generator ran on other CPUs"
+    )
+
+
 def format_steps(steps: Sequence[Mapping[str, Any]], slo_p99_ms: float, max_failure_ratio: float) -> str:
     def cell(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
@@ -130,6 +141,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     knee = find_knee(steps, args.slo_p99_ms, args.max_failure_ratio)
     replicas = replicas_needed(args.target_rps, knee["knee_rps"])
+    assumed = replica_assumed(target.started_here, server_env(), SERVER_CPUS)
     lag_limit = max(5.0, args.slo_p99_ms / 10)
     behind = [s["offered_rps"] for s in steps if (s["send_lag_p99_ms"] or 0.0) > lag_limit]
     payload = {
@@ -138,6 +150,7 @@ def main(args: argparse.Namespace) -> int:
         **knee,
         "target_rps": args.target_rps,
         "replicas_needed": replicas,
+        "replica_assumed": assumed,
         "client_behind_at": behind,
     }
     write_json(out / "sweep.json", payload)
@@ -164,5 +177,6 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"replicas needed for {args.target_rps:g} req/s: {replicas} (ceil({args.target_rps:g} / {knee['knee_rps']:g}))"
     )
+    print(f"  ({assumed})")
     print(f"reports in {out}")
     return 0

@@ -36,7 +36,7 @@ from load.summary import (
     throughput_series,
     verdict,
 )
-from load.sweep import find_knee, meets_slo, parse_rates, replicas_needed
+from load.sweep import find_knee, meets_slo, parse_rates, replica_assumed, replicas_needed
 from tests.helpers import run_python
 
 CLASSIFY_OK = {"model": "tabular-classifier:abc", "probabilities": [0.9], "labels": [1]}
@@ -385,6 +385,14 @@ def test_knee_ignores_a_pass_above_a_miss_and_counts_failures() -> None:
     assert not meets_slo(_step(100, None), 100, 1.0)
 
 
+def test_the_replica_estimate_says_what_one_replica_is() -> None:
+    env = {"SERVING_WORKERS": "2", "SERVING_TORCH_THREADS": "1"}
+    started = replica_assumed(True, env, "0-1")
+    assert "SERVING_WORKERS=2" in started
+    assert "CPU(s) 0-1" in started
+    assert "not known" in replica_assumed(False, env, "0")
+
+
 def test_replicas_needed_rounds_up() -> None:
     assert [replicas_needed(1000, knee) for knee in (800.0, 1000.0, 333.0, 5000.0)] == [2, 1, 4, 1]
     assert replicas_needed(1000, 0.0) is None
@@ -574,3 +582,4 @@ def test_sweep_writes_its_json_and_plot(server: ServerProcess, tmp_path: Path) -
         (40.0, 80, 0),
     ]
     assert {"knee_rps", "highest_passing_rps", "replicas_needed", "passing"} <= set(result)
+    assert "--host" in result["replica_assumed"]  # the sweep measured a server it did not start
