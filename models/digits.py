@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+UNSURE_BELOW = 0.8
+
 
 @dataclass(frozen=True)
 class DigitsConfig:
@@ -14,6 +16,12 @@ class DigitsConfig:
     n_classes: int = 10
     channels: tuple[int, int] = (16, 32)
     max_value: float = 16.0  # the digits data's grey scale is 0..16
+    # Fitted on the validation split after training (temperature scaling): predict_proba divides the
+    # logits by it, so that a probability of 0.9 is right about 9 times in 10. 1.0: uncalibrated
+    # (store entries saved before calibration existed load with it).
+    temperature: float = 1.0
+    # An answer whose top (calibrated) probability is below this is flagged "unsure" (docs/serving.md).
+    unsure_below: float = UNSURE_BELOW
 
 
 class DigitsCNN(nn.Module):
@@ -53,5 +61,8 @@ class DigitsCNN(nn.Module):
         return logits
 
     def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
-        """Images -> class probabilities (N, n_classes)."""
-        return torch.softmax(self.forward(images), dim=-1)
+        """Images -> calibrated class probabilities (N, n_classes)."""
+        logits = self.forward(images)
+        if self.config.temperature != 1.0:
+            logits = logits / self.config.temperature
+        return torch.softmax(logits, dim=-1)

@@ -86,4 +86,5 @@ def config_from_dict(config_type: type[Config], data: Mapping[str, Any]) -> Conf
 # The layout of a saved model, shared by the writer (training) and the reader (service).
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
+PLOTS_FOLDER = "plots"  # the training plots (PNG), listed by file name in the metadata's "plots"
 FORMAT_VERSION = 1

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from models.digits import UNSURE_BELOW
 from service.errors import ApiError, describe
 
 _NUMBER_TYPES = (int, float)  # exact types: bool is a subclass of int and is refused
@@ -176,7 +177,24 @@ def encode_tabular(model_tag: str, probabilities: np.ndarray) -> bytes:
     return orjson.dumps({"model": model_tag, "probabilities": probabilities, "labels": labels}, option=_NUMPY)
 
 
-def encode_digits(model_tag: str, probabilities: np.ndarray) -> bytes:
-    """Class probabilities (N, 10) -> the /digits answer."""
+def encode_digits(
+    model_tag: str,
+    probabilities: np.ndarray,
+    inputs: np.ndarray | None = None,
+    unsure_below: float = UNSURE_BELOW,
+) -> bytes:
+    """Class probabilities (N, 10) -> the /digits answer: probabilities, labels, the margin between the
+    top two probabilities, ``unsure`` where the top probability is below ``unsure_below``, and, when
+    ``inputs`` is given (``?explain=1``), the 8x8 grids the model saw."""
     labels = top_class_labels(probabilities)
-    return orjson.dumps({"model": model_tag, "probabilities": probabilities, "labels": labels}, option=_NUMPY)
+    top_two = np.sort(probabilities, axis=1)[:, -2:]
+    answer: dict[str, Any] = {
+        "model": model_tag,
+        "probabilities": probabilities,
+        "labels": labels,
+        "margins": (top_two[:, 1] - top_two[:, 0]).astype(np.float32),
+        "unsure": top_two[:, 1] < unsure_below,
+    }
+    if inputs is not None:
+        answer["inputs"] = inputs.reshape(len(probabilities), *inputs.shape[-2:]).astype(np.float32)
+    return orjson.dumps(answer, option=_NUMPY)

@@ -1,8 +1,9 @@
-"""Turn an uploaded PNG or JPEG of one handwritten digit into an 8x8 image like scikit-learn's digits.
+"""Turn an uploaded PNG or JPEG of one digit into an 8x8 image like scikit-learn's digits.
 
-The training data is light strokes on a dark background, grey levels 0..16, with the digit filling
-the frame. So: decode, grey, invert when the background is light, crop to the ink, pad to a square
-(keeping the aspect ratio), shrink to 8x8 by area averaging, and scale to 0..16.
+This module decodes (formats, pixel limit, EXIF rotation, transparency, 16-bit grey) and refuses what
+it cannot read; the picture then goes through models.preprocess.to_digit_grid, the one function that
+training's generated pictures go through too (ink of either polarity, centred, scaled to fill the
+height, strokes normalised, reduced by 4x4 blocks to 0..16).
 """
 
 from __future__ import annotations
@@ -13,26 +14,15 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from models.preprocess import to_digit_grid
 from service.errors import ApiError
 
 ACCEPTED_FORMATS = {"PNG", "JPEG"}
-INK_THRESHOLD = 0.25  # fraction of the image's contrast that counts as ink when cropping
 
 
 def decode_upload(data: bytes, max_pixels: int, size: int = 8, max_value: float = 16.0) -> np.ndarray:
     """PNG/JPEG bytes -> float32 array (size, size) in 0..max_value."""
-    grey = _open_grey(data, max_pixels)
-    if _background_is_light(grey):
-        grey = 1.0 - grey
-    square = _crop_to_ink_square(grey)
-    # A float32 array becomes a mode "F" image: area averaging without rounding to 8 bits.
-    shrunk = Image.fromarray(square.astype(np.float32)).resize((size, size), Image.Resampling.BOX)
-    pixels = np.asarray(shrunk, dtype=np.float32)
-    peak = float(pixels.max())
-    if peak <= 0:
-        return np.zeros((size, size), dtype=np.float32)
-    scaled: np.ndarray = np.clip(pixels / peak * max_value, 0, max_value).astype(np.float32)
-    return scaled
+    return to_digit_grid(_open_grey(data, max_pixels), size, max_value)
 
 
 def _open_grey(data: bytes, max_pixels: int) -> np.ndarray:
@@ -71,24 +61,3 @@ def _open_grey(data: bytes, max_pixels: int) -> np.ndarray:
         image = Image.alpha_composite(background, image.convert("RGBA"))
     grey: np.ndarray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     return grey
-
-
-def _background_is_light(grey: np.ndarray) -> bool:
-    """The border pixels are mostly background: light border means dark ink on light paper."""
-    border = np.concatenate([grey[0, :], grey[-1, :], grey[:, 0], grey[:, -1]])
-    return float(np.median(border)) > 0.5
-
-
-def _crop_to_ink_square(grey: np.ndarray) -> np.ndarray:
-    """Crop to the bounding box of the ink (light pixels now) and pad it to a centred square."""
-    low, high = float(grey.min()), float(grey.max())
-    ink = grey > low + INK_THRESHOLD * (high - low) if high > low else np.zeros_like(grey, dtype=bool)
-    if not ink.any():
-        return grey - low
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] - low
-    side = max(crop.shape)
-    square = np.zeros((side, side), dtype=np.float32)
-    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
-    square[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
-    return square

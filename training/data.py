@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,16 @@ TABULAR_PARAMS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Unseen:
+    """Pictures in held-out styles, the 8x8 grids the preprocessing made of them, labels, font names."""
+
+    pictures: list[np.ndarray] = field(repr=False)
+    x: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    fonts: list[str] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Split:
     """Training, validation (early stopping) and held-out test arrays."""
 
@@ -36,6 +46,7 @@ class Split:
     x_test: np.ndarray
     y_test: np.ndarray
     source: dict[str, Any]  # where the data came from and its sha256, saved with the model
+    unseen: Unseen | None = None  # pictures in styles training never saw (digits only)
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -63,16 +74,19 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int, source: dict[str, Any]) -> S
     return Split(x_train, y_train, x_val, y_val, x_test, y_test, source)
 
 
-def tabular_split(seed: int) -> Split:
+def tabular_split(seed: int, quick: bool = False) -> Split:
     """``make_classification`` with the original tutorial's parameters; features float32, labels float32 0/1."""
     x, y = make_classification(**TABULAR_PARAMS)
     source = {"generator": "sklearn.datasets.make_classification", "params": TABULAR_PARAMS}
     return _split(x.astype(np.float32), y.astype(np.float32), seed, source)
 
 
-def digits_split(seed: int) -> Split:
-    """scikit-learn's bundled 8x8 digits (no download): images (N, 8, 8) in 0..16, labels int64."""
+def digits_split(seed: int, quick: bool = False) -> Split:
+    """scikit-learn's bundled 8x8 digits (no download) plus generated pictures (training/digits_data.py):
+    images (N, 8, 8) in 0..16, labels int64. The test split is ``load_digits`` alone, untouched."""
+    from training.digits_data import with_generated  # fonts and rendering: only for the digits model
+
     bunch = load_digits()
     images = bunch.images.astype(np.float32)
     source = {"generator": "sklearn.datasets.load_digits", "params": {}}
-    return _split(images, bunch.target.astype(np.int64), seed, source)
+    return with_generated(_split(images, bunch.target.astype(np.int64), seed, source), seed, quick)

