@@ -106,14 +106,15 @@ def train_and_save(name: str, settings: TrainingSettings, save: bool) -> None:
 
     result = train(name, settings)
     print(summary(result), end="\n\n")
-    if settings.plots:
-        print("plots:", ", ".join(write_plots(result, settings)))
+    plots = write_plots(result, settings) if settings.plots else []
+    if plots:
+        print("plots:", ", ".join(plots))
     if save:
         # Usage tracking would reach the network; the project runs offline.
         os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
         from training.store import save_model
 
-        entry = save_model(result.model, name, result.run_info(settings.seed))
+        entry = save_model(result.model, name, result.run_info(settings.seed), plots)
         print(f"saved {entry.tag} to {entry.path}")
     print()
 

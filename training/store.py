@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
+from collections.abc import Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from safetensors.torch import save
 from torch import nn
 
 from models import CONFIG_FILE, FORMAT_VERSION, SPECS, WEIGHTS_FILE, config_to_dict
+from models.registry import PLOTS_FOLDER
 
 _VERSIONED = ("torch", "numpy", "scikit-learn", "safetensors", "bentoml")
 
@@ -23,9 +26,14 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **versions}
 
 
-def save_model(model: nn.Module, name: str, run_info: dict[str, Any]) -> bentoml.Model:
+def save_model(
+    model: nn.Module, name: str, run_info: dict[str, Any], plots: Sequence[str | Path] = ()
+) -> bentoml.Model:
     """Write ``model`` to the store under ``name``; ``run_info`` (metrics, data, seed, ...) joins the
-    metadata. Returns the stored entry (its ``tag`` names the new version)."""
+    metadata, and the PNG ``plots`` of the run are copied into the entry's ``plots/`` folder (their file
+    names listed in the metadata), so they travel with the model. Returns the stored entry (its ``tag``
+    names the new version)."""
+    plot_files = _plot_files(plots)
     spec = SPECS[name]
     config = model.config  # type: ignore[attr-defined]
     if not isinstance(config, spec.config_type):
@@ -41,10 +49,27 @@ def save_model(model: nn.Module, name: str, run_info: dict[str, Any]) -> bentoml
         "input_schema": spec.input_schema(config),
         "versions": library_versions(),
         **run_info,
+        "plots": list(plot_files),  # in the order training wrote them
     }
     labels = {"framework": "pytorch", "format": "safetensors"}
     with bentoml.models.create(name, labels=labels, metadata=metadata) as entry:
         Path(entry.path_of(WEIGHTS_FILE)).write_bytes(weights)
         Path(entry.path_of(CONFIG_FILE)).write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+        for file_name, source in plot_files.items():
+            target = Path(entry.path_of(f"{PLOTS_FOLDER}/{file_name}"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
     # The entry written in the block lives in a temporary folder; hand back the stored copy.
     return bentoml.models.get(entry.tag)
+
+
+def _plot_files(plots: Sequence[str | Path]) -> dict[str, Path]:
+    """The plots by the file name they get in the entry; refuses non-PNGs and two plots of one name."""
+    files: dict[str, Path] = {}
+    for plot in map(Path, plots):
+        if plot.suffix.lower() != ".png" or not plot.is_file():
+            raise ValueError(f"{plot}: a plot must be an existing PNG file")
+        if plot.name in files:
+            raise ValueError(f"two plots are named {plot.name!r}: {files[plot.name]} and {plot}")
+        files[plot.name] = plot
+    return files

@@ -10,7 +10,16 @@ import bentoml
 import pytest
 import torch
 
-from models import DIGITS, SPECS, TABULAR, TabularClassifier, TabularConfig
+from models import (
+    DIGITS,
+    SPECS,
+    TABULAR,
+    DigitsCNN,
+    DigitsConfig,
+    TabularClassifier,
+    TabularConfig,
+    config_to_dict,
+)
 from service.loader import ModelLoadError, load_model
 from tests.helpers import bentoml_model_info, run_python
 from training.pipeline import TrainResult, train
@@ -42,7 +51,13 @@ def quick_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "saved tabular-classifier:" in done.stdout
-    assert {p.name for p in reports.rglob("*.png")} == {"loss.png", "roc.png", "confusion.png"}
+    digits_report = {"accuracy.png", "reliability.png", "mistakes.png"}
+    assert {p.name for p in reports.rglob("*.png")} == {
+        "loss.png",
+        "roc.png",
+        "confusion.png",
+        *digits_report,
+    }
     return home
 
 
@@ -61,8 +76,11 @@ def test_quick_training_run_stores_all_the_metadata(quick_store: Path, name: str
     assert sorted(path.name for path in folder.iterdir()) == [
         "config.json",
         "model.yaml",
+        "plots",
         "weights.safetensors",
     ]
+    assert metadata["plots"][0] == "loss.png"  # the training plots travel with the model
+    assert sorted(metadata["plots"]) == sorted(path.name for path in (folder / "plots").iterdir())
     assert json.loads((folder / "config.json").read_text()) == metadata["config"]
 
 
@@ -165,3 +183,24 @@ def test_if_missing_skips_models_already_in_the_store(trained_store: Path) -> No
     assert done.returncode == 0, done.stderr[-2000:]
     assert "already in the model store" in done.stdout
     assert {name: bentoml_model_info(f"{name}:latest")["version"] for name in (TABULAR, DIGITS)} == before
+
+
+def test_digits_entries_saved_before_calibration_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry written before DigitsConfig had a temperature and an unsure threshold (its config.json
+    and metadata both lack them) loads with the defaults: uncalibrated, the default threshold."""
+    import training.store
+
+    def old_config_to_dict(config: DigitsConfig) -> dict[str, object]:
+        data = config_to_dict(config)
+        return {key: value for key, value in data.items() if key not in {"temperature", "unsure_below"}}
+
+    monkeypatch.setattr(training.store, "config_to_dict", old_config_to_dict)
+    entry = save_model(DigitsCNN(), DIGITS, {"metrics": {}})
+    try:
+        stored = json.loads((Path(entry.path) / "config.json").read_text())
+        assert "temperature" not in stored
+        loaded = load_model(str(entry.tag))
+        assert loaded.config == DigitsConfig()
+        assert loaded.config.temperature == 1.0  # type: ignore[union-attr]
+    finally:
+        bentoml.models.delete(entry.tag)
