@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.responses import Response
 
@@ -60,3 +61,18 @@ def describe(value: object) -> str:
     """A short description of a value for an error detail: its JSON type, never its content."""
     names = {bool: "a boolean", str: "a string", type(None): "null", dict: "an object", list: "a list"}
     return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def routing_error(
+    status: int, method: str, path: str, headers: Mapping[str, str] | None = None
+) -> tuple[str | None, str | None]:
+    """The code and detail for a request that reached no route: 404 (no such path) or 405 (the path
+    exists, not with this method: ``headers`` carry its Allow). (None, None) for any other status."""
+    shown = path if len(path) <= 80 else path[:77] + "..."
+    if status == 404:
+        return "not_found", f"there is no {shown}; the API is described at / and /docs.json"
+    if status == 405:
+        allowed = sorted({method.strip() for method in (headers or {}).get("Allow", "").split(",")} - {""})
+        use = " or ".join(allowed) if allowed else "another method"
+        return "method_not_allowed", f"{method} is not allowed on {shown}; use {use}"
+    return None, None

@@ -3,12 +3,25 @@
 prometheus_client is imported only when the metrics are first built, inside a worker: BentoML sets
 PROMETHEUS_MULTIPROC_DIR after importing the service module, and prometheus_client fixes its storage
 mode when it is imported.
+
+Every `bentoml serve` gets a multiprocess directory of its own. BentoML uses one per BENTOML_HOME
+(``<home>/prometheus_multiproc_dir``) and empties it when a server starts, so a second server on the same
+store (two replicas, `make serve` beside `make load`) deleted the first one's files, and its serving_*
+counters vanished from its /metrics. BentoML reads that path from its container just before it imports
+the service and hands it to the workers as PROMETHEUS_MULTIPROC_DIR; ``use_own_metrics_dir`` (called when
+service/service.py is imported: the only moment before that) points it at
+``<home>/serving-metrics/server-<pid of bentoml serve>``, and ``claim_metrics_dir`` (when the server starts)
+removes it at exit and sweeps the directories of servers that are gone.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -51,3 +64,43 @@ def service_metrics() -> ServiceMetrics:
         ),
         errors=Counter("serving_errors", "Error answers by contract code", ["code"]),
     )
+
+
+METRICS_DIRS = "serving-metrics"  # beside BentoML's own prometheus_multiproc_dir, which it empties at start
+
+
+def use_own_metrics_dir() -> Path:
+    """Point BentoML's multiprocess directory at one for this process. It is read only where `bentoml
+    serve` starts its workers (a worker, a build or an in-process app never reads it), and nothing is
+    created here: BentoML creates it."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    path = Path(BentoMLContainer.bentoml_home.get()) / METRICS_DIRS / f"server-{os.getpid()}"
+    BentoMLContainer.prometheus_multiproc_dir.set(str(path))
+    return path
+
+
+def claim_metrics_dir() -> Path:
+    """In `bentoml serve`'s own process, once it starts: remove this server's directory when it exits,
+    and those of servers that no longer run (killed before they could remove theirs)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    path = Path(BentoMLContainer.prometheus_multiproc_dir.get())
+    if path.parent.name == METRICS_DIRS:
+        for other in path.parent.glob("server-*"):
+            if other != path and not _running(other.name.removeprefix("server-")):
+                shutil.rmtree(other, ignore_errors=True)
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _running(pid: str) -> bool:
+    if not pid.isdigit():
+        return True  # not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
