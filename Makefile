@@ -24,7 +24,7 @@ BENCH_ARGS ?=
 OVERLOAD_ARGS ?=
 BATCHING_ARGS ?=
 
-.PHONY: help install models train serve bento load load-ui sweep soak bench overload batching wrk \
+.PHONY: help install fonts browser models train serve bento load load-ui sweep soak bench overload batching wrk \
 	deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
@@ -39,10 +39,27 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-models: install ## Train both models into the store only if it lacks them (what serve, load and bench do first)
+# Debian packages: the typefaces the digits training renders digits from (training/render.py names
+# them), and the headless browser of the page's tests (tests/ui/).
+FONT_PACKAGES := fonts-breip fonts-bwht fonts-comic-neue fonts-dejavu-core fonts-dkg-handwriting \
+	fonts-femkeklaver fonts-freefont-ttf fonts-humor-sans fonts-kristi fonts-liberation fonts-urw-base35
+BROWSER_PACKAGES := chromium
+# apt-get install the packages of $(1) that are not installed yet (nothing to do: no apt-get at all).
+apt_ensure = @missing=$$(for package in $(1); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'ok installed' || echo $$package; done); \
+	if [ -n "$$missing" ]; then echo "apt-get install" $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+fonts: ## The typefaces the digits training renders (apt-get install when missing)
+	$(call apt_ensure,$(FONT_PACKAGES))
+
+browser: ## Headless Chromium for the page's browser tests (apt-get install when missing)
+	$(call apt_ensure,$(BROWSER_PACKAGES))
+
+models: install fonts ## Train both models into the store only if it lacks them (what serve, load and bench do first)
 	$(BIN)/python -m training all --if-missing
 
-train: install ## Train both models into the model store (BENTOML_HOME, default .bentoml/), new versions
+train: install fonts ## Train both models into the model store (BENTOML_HOME, default .bentoml/), new versions
 	$(BIN)/python -m training all
 
 serve: models ## Serve both models on $(HOST):$(PORT), training them first if the store lacks them
@@ -88,10 +105,10 @@ image-gpu: models ## CUDA image bento-serving:$(TAG)-gpu from deploy/bentofile.g
 	$(BIN)/bentoml build -f deploy/bentofile.gpu.yaml .
 	$(BIN)/bentoml containerize bento-serving-gpu:latest -t bento-serving:$(TAG)-gpu
 
-test: lint typecheck deploy-tools wrk ## Lint, type-check and run every test, slow ones included (what CI runs)
+test: lint typecheck deploy-tools wrk fonts browser ## Lint, type-check and run every test, slow ones included (what CI runs)
 	$(BIN)/pytest
 
-test-fast: install ## The inner loop: tests not marked slow
+test-fast: install fonts ## The inner loop: tests not marked slow
 	$(BIN)/pytest -m "not slow"
 
 lint: install ## ruff: lint and format check

@@ -19,13 +19,22 @@ from starlette.responses import Response
 from models import SPECS
 from service import handlers, v2
 from service.bodywatch import BodyWatch
-from service.errors import ApiError, error_response
+from service.errors import ApiError, error_response, routing_error
 from service.handlers import Endpoint
 from service.kinds import kind_of
 from service.metrics import service_metrics
 from service.overload import Limits, LoadShedder
-from service.schemas import ERRORS, IMAGE_BODY, ModelInfo, json_body
+from service.schemas import (
+    IMAGE_BODY,
+    MODELS_RESPONSES,
+    UPLOAD_ERRORS,
+    ModelInfo,
+    json_body,
+    json_errors,
+    with_version_query,
+)
 from service.settings import ServingSettings
+from service.ui import routes as ui
 
 # Under "bentoml" so that the server's logging config keeps and formats it (others are disabled).
 logger = logging.getLogger("bentoml.serving.requests")
@@ -44,7 +53,8 @@ def routes() -> list[tuple[str, str, Callable[..., Awaitable[Response]], dict[st
                 _named(handlers.json_predictions(spec.name), spec.route),
                 {
                     "response_model": kind.response,
-                    "openapi_extra": json_body(kind.request),
+                    "openapi_extra": with_version_query(json_body(kind.request)),
+                    "responses": json_errors(kind.request),
                     "summary": kind.summary,
                 },
             )
@@ -52,11 +62,15 @@ def routes() -> list[tuple[str, str, Callable[..., Awaitable[Response]], dict[st
         if kind.upload_summary is not None:
             upload = f"{spec.route}/image"
             summary = kind.upload_summary
-            options = {"response_model": kind.response, "openapi_extra": IMAGE_BODY, "summary": summary}
+            openapi = with_version_query(IMAGE_BODY)
+            options = {"response_model": kind.response, "openapi_extra": openapi, "summary": summary}
+            options["responses"] = UPLOAD_ERRORS
             table.append((upload, "POST", _named(handlers.image_predictions(spec.name), upload), options))
     models = {"response_model": list[ModelInfo], "summary": "The loaded models: tags, input schemas, metrics"}
+    models["responses"] = MODELS_RESPONSES
     table.append(("/models", "GET", handlers.models, models))
     table.extend(v2.routes())  # the Open Inference Protocol V2 (service/v2/)
+    table.extend(ui.routes())  # the page at /ui and the models' training plots (service/ui/)
     return table
 
 
@@ -80,8 +94,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     )
     app.add_middleware(v2.V2ErrorShape)  # outermost: also reshapes the shedder's refusals under /v2
     for path, method, endpoint, openapi in routes():
-        options = {"responses": ERRORS if method == "POST" else None, **openapi}
-        app.add_api_route(path, endpoint, methods=[method], **options)
+        app.add_api_route(path, endpoint, methods=[method], **openapi)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -95,8 +108,8 @@ async def api_error(request: Request, error: Exception) -> Response:
 
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    response = _refuse(request, codes.get(error.status_code, "invalid_body"), str(error.detail))
+    code, detail = routing_error(error.status_code, request.method, request.url.path, error.headers)
+    response = _refuse(request, code or "invalid_body", detail or str(error.detail))
     response.headers.update(error.headers or {})  # e.g. Allow on a 405
     return response
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
+from models.digits import UNSURE_BELOW
 from service import codecs, images
 from service.batcher import DeadlineExceededError, Timing
 from service.bodywatch import BodyWatch
@@ -41,7 +42,8 @@ class ServesModels(Protocol):
     """What the handlers need from the BentoML service instance."""
 
     settings: ServingSettings
-    runtimes: dict[str, ModelRuntime]  # by model name, in the registry's order
+    runtimes: dict[str, ModelRuntime]  # by model name, in the registry's order: the default versions
+    versions: dict[str, dict[str, ModelRuntime]]  # by model name, then store version (newest first)
     ready: bool
 
 
@@ -59,6 +61,26 @@ def current_service() -> ServesModels:
     if service is None or not getattr(service, "ready", False):
         raise ApiError("not_ready", "the models are still loading; retry shortly")
     return service
+
+
+def served_version(service: ServesModels, name: str, version: str | None) -> ModelRuntime:
+    """Model ``name``'s runtime at store ``version`` (None: its default version); 404 not_found for a
+    version it does not serve. Both APIs choose a version here."""
+    runtime = service.runtimes[name]
+    if version is None:
+        return runtime
+    served = service.versions.get(name, {})
+    if version not in served:
+        raise ApiError(
+            "not_found", f"model {name} has no version {version[:64]!r}; it serves {', '.join(served)}"
+        )
+    return served[version]
+
+
+def runtime_for(request: Request, service: ServesModels, name: str) -> ModelRuntime:
+    """The runtime that answers ``request`` for model ``name``: the version of ``?version=``, else the
+    default one."""
+    return served_version(service, name, request.query_params.get("version"))
 
 
 async def read_body(
@@ -138,14 +160,16 @@ def json_predictions(name: str) -> Endpoint:
 
     async def predict(request: Request) -> Response:
         service = current_service()
-        settings, runtime = service.settings, service.runtimes[name]
+        settings, runtime = service.settings, runtime_for(request, service, name)
         body = await read_body(request, settings.max_body_bytes, JSON_TYPES, request_watch(request))
+        explain = _explain(request, runtime)
         payload = await parse_json_body(body)
         kind = kind_of(runtime.schema)
         batch = kind.decode(payload, runtime.schema, settings.max_rows, codecs.may_hold_booleans(body))
-        return _json(
-            kind.encode(runtime.tag, await predict_within_deadline(request, service, runtime, batch))
-        )
+        probabilities = await predict_within_deadline(request, service, runtime, batch)
+        if runtime.schema["kind"] != "image":
+            return _json(kind.encode(runtime.tag, probabilities))
+        return _json(_encode_image_answer(runtime, probabilities, batch if explain else None))
 
     return predict
 
@@ -155,7 +179,8 @@ def image_predictions(name: str) -> Endpoint:
 
     async def predict_upload(request: Request) -> Response:
         service = current_service()
-        settings, runtime = service.settings, service.runtimes[name]
+        settings, runtime = service.settings, runtime_for(request, service, name)
+        explain = _explain(request, runtime)
         body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES, request_watch(request))
         data = await _uploaded_image(request, body)
         size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
@@ -163,12 +188,31 @@ def image_predictions(name: str) -> Endpoint:
         image = await asyncio.to_thread(
             images.decode_upload, data, settings.max_image_pixels, size, max_value
         )
-        encode = kind_of(runtime.schema).encode
-        return _json(
-            encode(runtime.tag, await predict_within_deadline(request, service, runtime, image[None]))
-        )
+        probabilities = await predict_within_deadline(request, service, runtime, image[None])
+        return _json(_encode_image_answer(runtime, probabilities, image[None] if explain else None))
 
     return predict_upload
+
+
+EXPLAIN_VALUES = {"0": False, "false": False, "1": True, "true": True}
+
+
+def _explain(request: Request, runtime: ModelRuntime) -> bool:
+    """``?explain=1`` (or true) on an image model's routes: answer with the 8x8 grids the model saw."""
+    value = request.query_params.get("explain")
+    if value is None or runtime.schema["kind"] != "image":
+        return False
+    if value.lower() not in EXPLAIN_VALUES:
+        raise ApiError("invalid_type", 'the query parameter "explain" must be 0, 1, true or false')
+    return EXPLAIN_VALUES[value.lower()]
+
+
+def _encode_image_answer(
+    runtime: ModelRuntime, probabilities: np.ndarray, inputs: np.ndarray | None
+) -> bytes:
+    """The digits answer, flagged unsure below the loaded model's own threshold (DigitsConfig)."""
+    threshold = getattr(runtime.loaded.config, "unsure_below", UNSURE_BELOW)
+    return codecs.encode_digits(runtime.tag, probabilities, inputs, threshold)
 
 
 async def _uploaded_image(request: Request, body: bytes) -> bytes:
@@ -197,4 +241,14 @@ async def _uploaded_image(request: Request, body: bytes) -> bytes:
 
 async def models() -> Response:
     service = current_service()
-    return JSONResponse([runtime.loaded.describe() for runtime in service.runtimes.values()])
+    return JSONResponse([_described(service, name) for name in service.runtimes])
+
+
+def _described(service: ServesModels, name: str) -> dict[str, Any]:
+    """GET /models' entry of model ``name``: its default version's facts, and every version served."""
+    default = service.runtimes[name]
+    served = [
+        {**runtime.loaded.summary(), "default": runtime is default}
+        for runtime in service.versions[name].values()
+    ]
+    return {**default.loaded.describe(), "served_versions": served}

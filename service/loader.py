@@ -16,8 +16,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load
 from torch import nn
 
-from models import CONFIG_FILE, FORMAT_VERSION, SPECS, WEIGHTS_FILE, config_from_dict, config_to_dict
-from models.registry import Config
+from models import CONFIG_FILE, FORMAT_VERSION, SPECS, WEIGHTS_FILE, config_from_dict
+from models.registry import PLOTS_FOLDER, Config
 
 
 def retrain_hint() -> str:
@@ -42,17 +42,49 @@ class LoadedModel:
     config: Config
     metadata: dict[str, Any]
     created: str  # ISO 8601
+    folder: Path | None = None  # the store entry it was loaded from (its plots live there)
+    device: str = "cpu"
 
     def describe(self) -> dict[str, Any]:
-        """Public facts about the model (for GET /models)."""
-        return {
+        """Public facts about the model (for GET /models): the URL of each training plot saved with
+        it, and, for a model that folds a scaler in, the features' training mean and scale."""
+        facts = {
             "name": self.name,
             "tag": self.tag,
+            "version": self.tag.split(":", 1)[1],
             "input": self.metadata["input_schema"],
             "metrics": self.metadata.get("metrics", {}),
             "data": self.metadata.get("data", {}),
             "created": self.created,
+            "device": self.device,
+            "plots": [f"/models/{self.name}/plots/{file}" for file in self.plot_files()],
         }
+        mean, scale = getattr(self.module, "mean", None), getattr(self.module, "scale", None)
+        if isinstance(mean, torch.Tensor) and isinstance(scale, torch.Tensor):
+            facts["feature_scaling"] = {"mean": mean.tolist(), "scale": scale.tolist()}
+        return facts
+
+    def summary(self) -> dict[str, Any]:
+        """The short facts of this version (GET /models lists one per version served)."""
+        return {
+            "version": self.tag.split(":", 1)[1],
+            "tag": self.tag,
+            "created": self.created,
+            "metrics": self.metadata.get("metrics", {}),
+        }
+
+    def plot_files(self) -> list[str]:
+        """The plot file names that training recorded for this version (none for older entries)."""
+        listed = self.metadata.get("plots", [])
+        return [file for file in listed if isinstance(file, str)] if isinstance(listed, list) else []
+
+    def plot_path(self, file: str) -> Path | None:
+        """Where plot ``file`` lies in the store entry; None unless the metadata lists it by that exact
+        name (so no other file, and nothing outside the entry, can be asked for)."""
+        if self.folder is None or file not in self.plot_files() or Path(file).name != file:
+            return None
+        path = self.folder / PLOTS_FOLDER / file
+        return path if path.is_file() else None
 
 
 def load_model(ref: str, device: str | torch.device = "cpu") -> LoadedModel:
@@ -78,7 +110,8 @@ def load_model(ref: str, device: str | torch.device = "cpu") -> LoadedModel:
             f"{tag}: weights do not fit the model in the code ({error}); {retrain_hint()}"
         ) from None
     module.eval().requires_grad_(False).to(device)
-    return LoadedModel(name, tag, module, config, metadata, entry.info.creation_time.isoformat())
+    created = entry.info.creation_time.isoformat()
+    return LoadedModel(name, tag, module, config, metadata, created, Path(entry.path), str(device))
 
 
 def bentoml_home() -> str:
@@ -99,7 +132,9 @@ def _checked_config(tag: str, folder: Path, metadata: dict[str, Any]) -> Config:
         config = config_from_dict(spec.config_type, stored)
     except (OSError, ValueError, TypeError) as error:
         raise ModelLoadError(f"{tag}: unreadable {CONFIG_FILE} ({error}); {retrain_hint()}") from None
-    if config_to_dict(config) != metadata.get("config"):
+    # The file as written against the metadata as written: entries saved before a config field with a
+    # default existed (DigitsConfig.temperature) still load, with that default.
+    if stored != metadata.get("config"):
         raise ModelLoadError(f"{tag}: {CONFIG_FILE} disagrees with the store's metadata; {retrain_hint()}")
     expected = spec.input_schema(spec.config_type())
     if metadata.get("input_schema") != expected or spec.input_schema(config) != expected:

@@ -95,7 +95,12 @@ class ModelRuntime:
             if self.device.type == "cpu" and time.perf_counter() - started < INLINE_BUDGET_S:
                 inline = max(inline, size)
         self.batcher.inline_max_rows = inline
-        logger.info("%s warmed up on %s; batches up to %d rows run inline", self.tag, self.device, inline)
+        where = (
+            f"batches of up to {inline} rows run on the event loop, larger ones in the model's thread"
+            if inline
+            else "every batch runs in the model's thread"
+        )
+        logger.info("%s warmed up on %s; %s", self.tag, self.device, where)
 
     def close(self) -> None:
         self.batcher.close()

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from models import SPECS
+from service import versions
 from service.app import create_app, routes
 from service.clients import ServingService
 from service.kinds import kind_of
 from service.loader import ModelLoadError, load_model
-from service.metrics import service_metrics
+from service.metrics import claim_metrics_dir, service_metrics, use_own_metrics_dir
 from service.patches import cancel_request_timers
 from service.runtime import ModelRuntime, configure_threads, resolve_device
 from service.settings import ServingSettings, get_settings, model_settings, model_variable
@@ -50,8 +51,9 @@ def freeze_heap() -> None:
 
 
 def pin_model_versions() -> dict[str, str]:
-    """Before any worker starts (BentoML runs this once, in `bentoml serve`'s own process): refuse to
-    start, with the loader's message and a non-zero exit, when a model cannot be served, instead of
+    """Before any worker starts (BentoML runs this once, in `bentoml serve`'s own process): resolve each
+    model's version policy (service/versions.py) and load every version it serves to check it (sha256,
+    schema); refuse to start, with the reason and a non-zero exit, when one cannot be served, instead of
     workers failing and respawning forever; and pin the exact versions found, so that every worker
     loads the same ones even if a new version is trained meanwhile.
 
@@ -60,11 +62,14 @@ def pin_model_versions() -> dict[str, str]:
     pins: dict[str, str] = {}
     for spec in SPECS.values():
         try:
-            loaded = load_model(model_settings(spec.name).model)
+            served = versions.resolve(spec.name, use_pins=False)
+            for tag in served.tags():
+                load_model(tag)
         except ModelLoadError as error:
             logger.error("refusing to start: %s", error)
             raise SystemExit(f"refusing to start: {error}") from None
-        pins[model_variable(spec.key, "model")] = loaded.tag
+        pins[model_variable(spec.key, "served")] = ",".join(served.versions)
+        pins[model_variable(spec.key, "served_default")] = served.default
     os.environ.update(pins)
     return pins
 
@@ -99,16 +104,22 @@ def build_service(settings: ServingSettings) -> Any:
             cancel_request_timers()  # see service/patches.py: one uncancelled timer per request otherwise
             configure_threads(settings.threads_per_worker())
             device = resolve_device(settings.device)
-            self.runtimes = {name: _runtime(name, settings, device) for name in SPECS}
-            for runtime in self.runtimes.values():
+            # Every served version of each model (newest first); the plain routes answer with the default.
+            served = {name: versions.resolve(name) for name in SPECS}
+            self.versions = {name: _runtimes(name, served[name], settings, device) for name in SPECS}
+            self.runtimes = {name: self.versions[name][served[name].default] for name in SPECS}
+            for runtime in self.all_runtimes():
                 runtime.warm_up(
                     np.zeros(kind_of(runtime.schema).input_shape(runtime.schema), dtype=np.float32)
                 )
             _drain_on_sigterm(self, settings.shutdown_grace_s)
             freeze_heap()
             self.ready = True
-            tags = ", ".join(runtime.tag for runtime in self.runtimes.values())
+            tags = ", ".join(runtime.tag for runtime in self.all_runtimes())
             logger.info("serving %s on %s", tags, device)
+
+        def all_runtimes(self) -> list[ModelRuntime]:
+            return [runtime for served in self.versions.values() for runtime in served.values()]
 
         def __is_ready__(self) -> bool:
             return self.ready and not self.draining
@@ -117,27 +128,34 @@ def build_service(settings: ServingSettings) -> Any:
         @staticmethod
         def verify_models() -> None:
             pin_model_versions()
+            claim_metrics_dir()
 
         @bentoml.on_shutdown  # type: ignore[untyped-decorator]
         def close(self) -> None:
             self.ready = False
-            for runtime in self.runtimes.values():
+            for runtime in self.all_runtimes():
                 runtime.close()
 
     return ModelService
 
 
-def _runtime(name: str, settings: ServingSettings, device: torch.device) -> ModelRuntime:
-    """Model ``name`` loaded from the store (its pinned version) onto ``device``, with its batcher."""
+def _runtimes(
+    name: str, served: versions.Served, settings: ServingSettings, device: torch.device
+) -> dict[str, ModelRuntime]:
+    """Each version of model ``name`` that it serves (its pinned versions, newest first), loaded from the
+    store onto ``device``, with a batcher each."""
     own = model_settings(name)
-    return ModelRuntime(
-        load_model(own.model, device),
-        device,
-        own.max_batch_rows,
-        own.max_wait_ms / 1000,
-        settings.batching,
-        service_metrics(),
-    )
+    return {
+        tag.split(":", 1)[1]: ModelRuntime(
+            load_model(tag, device),
+            device,
+            own.max_batch_rows,
+            own.max_wait_ms / 1000,
+            settings.batching,
+            service_metrics(),
+        )
+        for tag in served.tags()
+    }
 
 
 def _drain_on_sigterm(service: Any, grace_s: float) -> None:
@@ -168,3 +186,6 @@ def _exit_after_grace(grace_s: float) -> None:
 
 # Decorator arguments are read when this module is imported: the one place settings are read then.
 ModelService = build_service(get_settings())
+# `bentoml serve` imports this module just before it chooses the Prometheus directory for its workers:
+# the one moment to give each server its own (service/metrics.py). Elsewhere the setting goes unread.
+use_own_metrics_dir()

@@ -18,6 +18,11 @@ class ModelSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, protected_namespaces=())
 
     model: str = Field(default="", description="store reference: name or name:version (default: the name)")
+    version_policy: str = Field(
+        default="latest", description="latest, latest:N or specific:v1,v2 (service/versions.py)"
+    )
+    served: str = Field(default="", description="set by the server at start: the versions it pinned")
+    served_default: str = Field(default="", description="set by the server at start: the default one")
     max_batch_rows: int = Field(default=1024, ge=1, description="rows merged into one forward pass")
     max_wait_ms: float = Field(default=0.0, ge=0, description="how long a batch may wait for more rows")
 

@@ -28,10 +28,11 @@ StartServer = Callable[..., ServerProcess]
 
 @pytest.fixture(scope="session")
 def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both models trained with the default settings (seconds) into the session's temporary store,
-    in a subprocess, so that serving tests see real accuracy."""
+    """Both models trained with the default settings into the session's temporary store, in a
+    subprocess, so that serving tests see real accuracy (about two minutes on two cores: the digits
+    CNN renders and augments its training pictures; quick mode would leave it too weak to test)."""
     reports = tmp_path_factory.mktemp("reports")
-    done = run_python("-m", "training", "all", "--reports-dir", str(reports))
+    done = run_python("-m", "training", "all", "--reports-dir", str(reports), timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return TEST_STORE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -63,3 +64,16 @@ def _forget_bentoml_http_metrics() -> None:
     names = REGISTRY._names_to_collectors  # no public listing of what is registered
     for collector in {collector for name, collector in names.items() if name.startswith("bentoml_")}:
         REGISTRY.unregister(collector)
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def chromium_path() -> str:
+    """Debian's headless Chromium (or $CHROMIUM) for the browser tests; a clear failure without it."""
+    import pytest
+
+    found = os.environ.get("CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
+    if not found:
+        pytest.fail("no Chromium: `make browser` (apt-get install chromium), or set CHROMIUM")
+    return found

@@ -12,7 +12,7 @@ from typing import Any
 
 from models import SPECS
 from service.errors import ApiError
-from service.handlers import ServesModels
+from service.handlers import ServesModels, served_version
 from service.kinds import kind_of
 from service.runtime import ModelRuntime
 from service.v2.answer import DATATYPES
@@ -41,25 +41,20 @@ def version_of(runtime: ModelRuntime) -> str:
 
 
 def served_model(service: ServesModels, name: str, version: str | None) -> ModelRuntime:
-    """The runtime that answers for model ``name`` at ``version`` (None: whichever version is served);
-    404 otherwise. The one place that maps a V2 path to a model: serving several versions of a model
-    later changes this function only."""
-    runtime = service.runtimes.get(name)
-    if runtime is None:
+    """The runtime that answers for model ``name`` at ``version`` (None: its default version); 404
+    otherwise. The one place that maps a V2 path to a model."""
+    if name not in service.runtimes:
         raise unknown_model(name)
-    if version is not None and version != version_of(runtime):
-        raise ApiError(
-            "not_found", f"model {name} has no version {version[:64]!r}; it serves {version_of(runtime)}"
-        )
-    return runtime
+    return served_version(service, name, version)
 
 
 def unknown_model(name: str) -> ApiError:
     return ApiError("not_found", f"there is no model {name[:64]!r}; this server serves {sorted(SPECS)}")
 
 
-def model_metadata(runtime: ModelRuntime) -> dict[str, Any]:
-    """Name, the version served, platform, and the input and output tensors (-1: any batch size)."""
+def model_metadata(runtime: ModelRuntime, versions: list[str] | None = None) -> dict[str, Any]:
+    """Name, the versions served (``versions``, newest first; default: the runtime's), platform, and
+    the input and output tensors (-1: any batch size)."""
     kind = kind_of(runtime.schema)
     tensor = {
         "name": kind.tensor_name,
@@ -69,7 +64,7 @@ def model_metadata(runtime: ModelRuntime) -> dict[str, Any]:
     shapes = {"probabilities": [-1, *kind.output_shape(runtime.schema)], "labels": [-1]}
     return {
         "name": runtime.loaded.name,
-        "versions": [version_of(runtime)],
+        "versions": versions or [version_of(runtime)],
         "platform": PLATFORM,
         "inputs": [tensor],
         "outputs": [

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bentoml
+import numpy as np
 import orjson
 from bentoml.exceptions import BentoMLException
 from starlette.exceptions import HTTPException
@@ -29,6 +30,7 @@ from starlette.routing import Match
 from models import SPECS
 from service import handlers
 from service.errors import RETRY_AFTER_SECONDS, ApiError
+from service.kinds import kind_of
 from service.v2 import infer, metadata, schemas
 
 Route = tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]
@@ -65,10 +67,9 @@ async def server_ready() -> Response:
 
 def model_metadata(name: str) -> handlers.Endpoint:
     async def v2_model_metadata(request: Request) -> Response:
-        version = request.path_params.get("version")
-        return _json(
-            metadata.model_metadata(metadata.served_model(handlers.current_service(), name, version))
-        )
+        service = handlers.current_service()
+        runtime = metadata.served_model(service, name, request.path_params.get("version"))
+        return _json(metadata.model_metadata(runtime, list(service.versions[name])))
 
     return v2_model_metadata
 
@@ -120,6 +121,16 @@ def _get(
     return (path, "GET", handler, {"response_model": model, "summary": f"V2: {summary}", **extra})
 
 
+def _infer_example(name: str) -> dict[str, Any]:
+    """A request that Swagger UI's "Try it out" sends as is: the JSON API's example for the model's kind
+    (real data, service/schemas.py), as one FP32 tensor."""
+    spec = SPECS[name]
+    kind = kind_of(spec.input_schema(spec.config_type()))
+    data = kind.request.model_json_schema()["examples"][0][kind.tensor_name]
+    shape = list(np.asarray(data).shape)
+    return {"inputs": [{"name": kind.tensor_name, "shape": shape, "datatype": "FP32", "data": data}]}
+
+
 def _infer_options(name: str) -> dict[str, Any]:
     """What the OpenAPI document says of ``name``'s infer route."""
     described = {
@@ -143,7 +154,7 @@ def _infer_options(name: str) -> dict[str, Any]:
     return {
         "response_model": schemas.InferResponse,
         "responses": {**ok, **errors},
-        "openapi_extra": schemas.infer_body(),
+        "openapi_extra": schemas.infer_body(_infer_example(name)),
         "summary": summary,
     }
 

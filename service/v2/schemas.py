@@ -80,7 +80,7 @@ class InferResponse(BaseModel):
     outputs: list[InferOutputTensor]
 
 
-def infer_body() -> dict[str, Any]:
+def infer_body(example: dict[str, Any] | None = None) -> dict[str, Any]:
     """The OpenAPI requestBody of an infer route: its JSON form, references inlined (the handler reads
     the raw body, so FastAPI does not collect these models into the document's components)."""
     schema = InferRequest.model_json_schema()
@@ -95,4 +95,5 @@ def infer_body() -> dict[str, Any]:
             return [inline(item) for item in node]
         return node
 
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+    media = {"schema": inline(schema), **({"example": example} if example is not None else {})}
+    return {"requestBody": {"required": True, "content": {"application/json": media}}}

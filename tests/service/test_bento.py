@@ -125,7 +125,13 @@ def test_requirements_pin_cpu_torch(bento: BuiltBento) -> None:
 def test_bento_holds_only_the_service_code(bento: BuiltBento) -> None:
     src = bento.path / "src"
     files = {path.relative_to(src).as_posix() for path in src.rglob("*") if path.is_file()}
-    for needed in ("service/service.py", "service/loader.py", "models/__init__.py", "models/tabular.py"):
+    for needed in (
+        "service/service.py",
+        "service/loader.py",
+        "models/__init__.py",
+        "models/tabular.py",
+        "service/ui/static/index.html",
+    ):
         assert needed in files
     tops = {name.split("/")[0] for name in files}
     assert tops <= {"models", "service", "bentofile.yaml"}, tops

@@ -30,7 +30,14 @@ def test_schema_lists_one_route_per_model(server: ServerProcess) -> None:
     assert set(routes) == {"classify", "digits"}
     assert routes["classify"]["route"] == "/classify"
     assert routes["classify"]["input"]["required"] == ["rows"]
-    assert set(routes["digits"]["output"]["properties"]) == {"model", "probabilities", "labels"}
+    assert set(routes["digits"]["output"]["properties"]) == {
+        "model",
+        "probabilities",
+        "labels",
+        "margins",
+        "unsure",
+        "inputs",
+    }
 
 
 def test_sync_client_answers_as_the_json_api(server: ServerProcess) -> None:

@@ -29,7 +29,7 @@ def test_test_split_does_not_move_with_the_seed() -> None:
 
 
 def test_digits_split_keeps_the_image_shape_and_scale() -> None:
-    split = digits_split(seed=0)
+    split = digits_split(seed=0, quick=True)
     assert split.x_train.shape[1:] == (8, 8)
     assert split.x_train.dtype == np.float32
     assert split.x_train.min() >= 0
