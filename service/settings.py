@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models import SPECS
 
+# ModelSettings fields that `bentoml serve` sets for its workers at start (service/versions.py), not
+# knobs for users: deployment files leave them out.
+PINNED_FIELDS = ("served", "served_default")
+
 
 class ModelSettings(BaseSettings):
     """The knobs of one model, read from SERVING_<KEY>_* (KEY is its registry key: TABULAR, DIGITS)."""

@@ -271,14 +271,26 @@ def test_encode_digits_answers_argmax_per_row_in_order() -> None:
     """labels are each row's argmax; probabilities keep their (N, 10) nesting."""
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(10), size=5).astype(np.float32)
-    answer = json.loads(encode_digits("digits-cnn:v2", probabilities))
-    assert set(answer) == {"model", "probabilities", "labels"}
+    answer = json.loads(encode_digits("digits-cnn:v2", probabilities, unsure_below=0.5))
+    assert set(answer) == {"model", "probabilities", "labels", "margins", "unsure"}  # no inputs unasked
     assert answer["model"] == "digits-cnn:v2"
     assert len(answer["probabilities"]) == 5
     assert all(len(row) == 10 for row in answer["probabilities"])
     np.testing.assert_allclose(answer["probabilities"], probabilities, rtol=1e-6)
     assert answer["labels"] == [int(i) for i in probabilities.argmax(axis=1)]
     assert all(type(label) is int for label in answer["labels"])
+    ordered = np.sort(probabilities, axis=1)
+    np.testing.assert_allclose(answer["margins"], ordered[:, -1] - ordered[:, -2], rtol=1e-6)
+    assert answer["unsure"] == [bool(top < 0.5) for top in ordered[:, -1]]
+
+
+def test_encode_digits_explains_with_the_grids_the_model_saw() -> None:
+    grids = np.arange(2 * 64, dtype=np.float32).reshape(2, 8, 8) % 17
+    probabilities = np.full((2, 10), 0.1, dtype=np.float32)
+    answer = json.loads(encode_digits("digits-cnn:v2", probabilities, grids))
+    assert np.asarray(answer["inputs"]).shape == (2, 8, 8)
+    np.testing.assert_array_equal(answer["inputs"], grids)
+    assert answer["unsure"] == [True, True]  # ten equal probabilities: nothing to be sure of
 
 
 EXPECTED_STATUS = {
