@@ -91,7 +91,7 @@ def font_files(table: dict[str, tuple[str, ...]], root: Path = FONT_ROOT) -> lis
     if missing:
         raise FontsMissingError(
             f"fonts for rendering digits are missing under {root}; install them with "
-            f"`apt-get install -y {' '.join(missing)}` (or `make setup`, which installs {' '.join(APT_PACKAGES)})"
+            f"`apt-get install -y {' '.join(missing)}` (or `make fonts`, which installs all of them)"
         )
     return [root / f for files in table.values() for f in files]
 
