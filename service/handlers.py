@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
-from models.digits import UNSURE_BELOW
 from service import codecs, images
 from service.batcher import DeadlineExceededError, Timing
 from service.bodywatch import BodyWatch
@@ -162,14 +161,14 @@ def json_predictions(name: str) -> Endpoint:
         service = current_service()
         settings, runtime = service.settings, runtime_for(request, service, name)
         body = await read_body(request, settings.max_body_bytes, JSON_TYPES, request_watch(request))
-        explain = _explain(request, runtime)
-        payload = await parse_json_body(body)
         kind = kind_of(runtime.schema)
+        explain = _explain(request, kind.explains)
+        payload = await parse_json_body(body)
         batch = kind.decode(payload, runtime.schema, settings.max_rows, codecs.may_hold_booleans(body))
         probabilities = await predict_within_deadline(request, service, runtime, batch)
-        if runtime.schema["kind"] != "image":
-            return _json(kind.encode(runtime.tag, probabilities))
-        return _json(_encode_image_answer(runtime, probabilities, batch if explain else None))
+        return _json(
+            kind.encode(runtime.tag, probabilities, batch if explain else None, runtime.loaded.config)
+        )
 
     return predict
 
@@ -180,7 +179,8 @@ def image_predictions(name: str) -> Endpoint:
     async def predict_upload(request: Request) -> Response:
         service = current_service()
         settings, runtime = service.settings, runtime_for(request, service, name)
-        explain = _explain(request, runtime)
+        kind = kind_of(runtime.schema)
+        explain = _explain(request, kind.explains)
         body = await read_body(request, settings.max_body_bytes, MULTIPART_TYPES, request_watch(request))
         data = await _uploaded_image(request, body)
         size, max_value = runtime.schema["shape"][0], runtime.schema["value_range"][1]
@@ -189,7 +189,8 @@ def image_predictions(name: str) -> Endpoint:
             images.decode_upload, data, settings.max_image_pixels, size, max_value
         )
         probabilities = await predict_within_deadline(request, service, runtime, image[None])
-        return _json(_encode_image_answer(runtime, probabilities, image[None] if explain else None))
+        inputs = image[None] if explain else None
+        return _json(kind.encode(runtime.tag, probabilities, inputs, runtime.loaded.config))
 
     return predict_upload
 
@@ -197,22 +198,15 @@ def image_predictions(name: str) -> Endpoint:
 EXPLAIN_VALUES = {"0": False, "false": False, "1": True, "true": True}
 
 
-def _explain(request: Request, runtime: ModelRuntime) -> bool:
-    """``?explain=1`` (or true) on an image model's routes: answer with the 8x8 grids the model saw."""
+def _explain(request: Request, explains: bool) -> bool:
+    """``?explain=1`` (or true) on the routes of a kind that ``explains``: answer with the inputs the
+    model saw (the 8x8 grids of an image model)."""
     value = request.query_params.get("explain")
-    if value is None or runtime.schema["kind"] != "image":
+    if value is None or not explains:
         return False
     if value.lower() not in EXPLAIN_VALUES:
         raise ApiError("invalid_type", 'the query parameter "explain" must be 0, 1, true or false')
     return EXPLAIN_VALUES[value.lower()]
-
-
-def _encode_image_answer(
-    runtime: ModelRuntime, probabilities: np.ndarray, inputs: np.ndarray | None
-) -> bytes:
-    """The digits answer, flagged unsure below the loaded model's own threshold (DigitsConfig)."""
-    threshold = getattr(runtime.loaded.config, "unsure_below", UNSURE_BELOW)
-    return codecs.encode_digits(runtime.tag, probabilities, inputs, threshold)
 
 
 async def _uploaded_image(request: Request, body: bytes) -> bytes:

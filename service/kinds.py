@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from models.digits import UNSURE_BELOW
 from service import codecs
 from service.schemas import ClassifyRequest, ClassifyResponse, DigitsRequest, DigitsResponse
 
@@ -23,7 +24,9 @@ Schema = dict[str, Any]
 @dataclass(frozen=True)
 class Kind:
     decode: Callable[[Any, Schema, int, bool], np.ndarray]  # payload, schema, max rows, booleans possible
-    encode: Callable[[str, np.ndarray], bytes]  # model tag, probabilities -> the JSON answer
+    # model tag, probabilities, the inputs to show (?explain=1) or None, the model's config -> the answer
+    encode: Callable[[str, np.ndarray, np.ndarray | None, Any], bytes]
+    explains: bool  # answers ?explain=1 with the inputs the model saw
     input_shape: Callable[[Schema], tuple[int, ...]]  # one row or image, without the batch dimension
     request: type[BaseModel]
     response: type[BaseModel]
@@ -46,6 +49,16 @@ def _decode_images(payload: Any, schema: Schema, max_rows: int, booleans: bool) 
     return codecs.decode_images(payload, size, max_value, max_rows, booleans)
 
 
+def _encode_rows(tag: str, probabilities: np.ndarray, inputs: np.ndarray | None, config: Any) -> bytes:
+    return codecs.encode_tabular(tag, probabilities)
+
+
+def _encode_images(tag: str, probabilities: np.ndarray, inputs: np.ndarray | None, config: Any) -> bytes:
+    # Unsure below the loaded model's own threshold (DigitsConfig); older entries lack the field.
+    threshold = getattr(config, "unsure_below", UNSURE_BELOW)
+    return codecs.encode_digits(tag, probabilities, inputs, threshold)
+
+
 def _image_shapes(schema: Schema) -> tuple[tuple[int, ...], ...]:
     return (tuple(schema["shape"]), (1, *schema["shape"]))  # also with one channel, as CNN clients send
 
@@ -53,7 +66,8 @@ def _image_shapes(schema: Schema) -> tuple[tuple[int, ...], ...]:
 KINDS: dict[str, Kind] = {
     "tabular": Kind(
         decode=_decode_rows,
-        encode=codecs.encode_tabular,
+        encode=_encode_rows,
+        explains=False,
         input_shape=lambda schema: (schema["n_features"],),
         request=ClassifyRequest,
         response=ClassifyResponse,
@@ -66,7 +80,8 @@ KINDS: dict[str, Kind] = {
     ),
     "image": Kind(
         decode=_decode_images,
-        encode=codecs.encode_digits,
+        encode=_encode_images,
+        explains=True,
         input_shape=lambda schema: tuple(schema["shape"]),
         request=DigitsRequest,
         response=DigitsResponse,
