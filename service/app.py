@@ -20,6 +20,7 @@ from models import SPECS
 from service import handlers, v2
 from service.bodywatch import BodyWatch
 from service.errors import ApiError, error_response, routing_error
+from service.fastpath import PredictionRoutes
 from service.handlers import Endpoint
 from service.kinds import kind_of
 from service.metrics import service_metrics
@@ -40,10 +41,30 @@ from service.ui import routes as ui
 logger = logging.getLogger("bentoml.serving.requests")
 
 
-def routes() -> list[tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]]:
+RouteEntry = tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]
+
+
+def routes() -> list[RouteEntry]:
     """(path, method, handler, what the OpenAPI document says of it) for every model of the registry,
-    then the model list. An endpoint's name (its OpenAPI operation) comes from its path."""
-    table: list[tuple[str, str, Callable[..., Awaitable[Response]], dict[str, Any]]] = []
+    then the model list, the V2 protocol and the page. An endpoint's name (its OpenAPI operation)
+    comes from its path."""
+    return [*prediction_routes(), *other_routes()]
+
+
+def other_routes() -> list[RouteEntry]:
+    """The model list, the Open Inference Protocol V2 and the page."""
+    table: list[RouteEntry] = []
+    models = {"response_model": list[ModelInfo], "summary": "The loaded models: tags, input schemas, metrics"}
+    models["responses"] = MODELS_RESPONSES
+    table.append(("/models", "GET", handlers.models, models))
+    table.extend(v2.routes())  # the Open Inference Protocol V2 (service/v2/)
+    table.extend(ui.routes())  # the page at /ui and the models' training plots (service/ui/)
+    return table
+
+
+def prediction_routes() -> list[RouteEntry]:
+    """The JSON and upload prediction routes of every model of the registry (all POST)."""
+    table: list[RouteEntry] = []
     for spec in SPECS.values():
         kind = kind_of(spec.input_schema(spec.config_type()))
         table.append(
@@ -66,11 +87,6 @@ def routes() -> list[tuple[str, str, Callable[..., Awaitable[Response]], dict[st
             options = {"response_model": kind.response, "openapi_extra": openapi, "summary": summary}
             options["responses"] = UPLOAD_ERRORS
             table.append((upload, "POST", _named(handlers.image_predictions(spec.name), upload), options))
-    models = {"response_model": list[ModelInfo], "summary": "The loaded models: tags, input schemas, metrics"}
-    models["responses"] = MODELS_RESPONSES
-    table.append(("/models", "GET", handlers.models, models))
-    table.extend(v2.routes())  # the Open Inference Protocol V2 (service/v2/)
-    table.extend(ui.routes())  # the page at /ui and the models' training plots (service/ui/)
     return table
 
 
@@ -89,11 +105,16 @@ def create_app(settings: ServingSettings) -> FastAPI:
         openapi_url=None,
     )
     app.state.body_watch = BodyWatch()
+    predictions = prediction_routes()
+    table = [*predictions, *other_routes()]
+    # Innermost first: the shedder wraps the short way in to the prediction handlers.
+    shortcuts = {path: endpoint for path, _, endpoint, _ in predictions}
+    app.add_middleware(PredictionRoutes, routes=shortcuts, refuse=refuse_api_error)
     app.add_middleware(
         LoadShedder, limits=Limits(max_in_flight=settings.max_in_flight, deadline_ms=settings.deadline_ms)
     )
     app.add_middleware(v2.V2ErrorShape)  # outermost: also reshapes the shedder's refusals under /v2
-    for path, method, endpoint, openapi in routes():
+    for path, method, endpoint, openapi in table:
         app.add_api_route(path, endpoint, methods=[method], **openapi)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(HTTPException, http_error)
@@ -103,6 +124,10 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
 async def api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
+    return refuse_api_error(request, error)
+
+
+def refuse_api_error(request: Request, error: ApiError) -> Response:
     return _refuse(request, error.code, error.detail)
 
 

@@ -55,10 +55,7 @@ class ModelRuntime:
         self.batching = batching
         self.max_batch_rows = max_batch_rows
         name = loaded.name
-
-        def observe(rows: int, waits: list[float], seconds: float) -> None:
-            metrics.observe_batch(name, rows, waits, seconds)
-
+        observe = metrics.for_model(name).observe_batch
         self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, observe)
 
     @property
