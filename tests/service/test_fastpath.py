@@ -61,7 +61,8 @@ def test_other_methods_paths_and_trailing_slashes_go_to_the_app() -> None:
 def test_the_app_takes_every_prediction_route_the_short_way_and_still_lists_it() -> None:
     app = create_app(ServingSettings())
     layers: list[object] = [m.cls for m in app.user_middleware]
-    shortcuts: dict[str, object] = app.user_middleware[-1].kwargs["routes"]
+    shortcuts = app.user_middleware[-1].kwargs["routes"]
+    assert isinstance(shortcuts, dict)
     expected = {path for path, method, _, _ in prediction_routes() if method == "POST"}
     assert set(shortcuts) == expected
     assert {"/classify", "/digits", "/digits/image"} <= expected
