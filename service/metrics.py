@@ -35,6 +35,7 @@ class ServiceMetrics:
     queue_wait: Any  # Histogram{model}: seconds a request waited for its batch to start
     compute: Any  # Histogram{model}: seconds of the forward pass (per batch)
     errors: Any  # Counter{code}: error answers by contract code
+    served: Any  # Gauge{model, version, device}: 1 for each model version this server serves
 
     def for_model(self, model: str) -> ModelMetrics:
         """The metrics of one model, with their labels bound once (a label lookup per batch cost more
@@ -44,6 +45,8 @@ class ServiceMetrics:
             batch_rows=self.batch_rows.labels(model=model),
             queue_wait=self.queue_wait.labels(model=model),
             compute=self.compute.labels(model=model),
+            served=self.served,
+            model=model,
         )
 
 
@@ -55,6 +58,12 @@ class ModelMetrics:
     batch_rows: Any
     queue_wait: Any
     compute: Any
+    served: Any
+    model: str
+
+    def describe(self, version: str, device: str) -> None:
+        """Say that this server serves ``version`` of the model on ``device`` (cpu, cuda)."""
+        self.served.labels(model=self.model, version=version, device=device).set(1)
 
     def observe_batch(self, rows: int, waits: list[float], compute_seconds: float) -> None:
         self.rows.inc(rows)
@@ -67,7 +76,7 @@ class ModelMetrics:
 @lru_cache(maxsize=1)
 def service_metrics() -> ServiceMetrics:
     """Built once per process (prometheus_client refuses duplicate metric names)."""
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter, Gauge, Histogram
 
     return ServiceMetrics(
         rows=Counter("serving_rows", "Rows (samples) predicted", ["model"]),
@@ -82,6 +91,13 @@ def service_metrics() -> ServiceMetrics:
             "serving_compute_seconds", "Time of one forward pass", ["model"], buckets=SECONDS_BUCKETS
         ),
         errors=Counter("serving_errors", "Error answers by contract code", ["code"]),
+        # "max" across a server's workers: one series per model version and device, not one per worker.
+        served=Gauge(
+            "serving_model_served",
+            "1 for each model version served, with the device it runs on",
+            ["model", "version", "device"],
+            multiprocess_mode="max",
+        ),
     )
 
 

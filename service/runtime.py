@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from service.batcher import Batcher, Timing
+from service.kinds import kind_of
 from service.loader import LoadedModel
 from service.metrics import ServiceMetrics
+from service.transfer import Transfer
 
 logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its logging config
 
@@ -55,8 +57,12 @@ class ModelRuntime:
         self.batching = batching
         self.max_batch_rows = max_batch_rows
         name = loaded.name
-        observe = metrics.for_model(name).observe_batch
-        self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, observe)
+        shape = kind_of(self.schema).input_shape(self.schema)
+        # Pinned, reused host buffers on a GPU; the arrays as they are on the CPU (service/transfer.py).
+        self.transfer = Transfer(device, max_batch_rows, shape)
+        model_metrics = metrics.for_model(name)
+        model_metrics.describe(loaded.tag.split(":", 1)[-1], device.type)
+        self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, model_metrics.observe_batch)
 
     @property
     def tag(self) -> str:
@@ -67,11 +73,9 @@ class ModelRuntime:
         return self.loaded.metadata["input_schema"]  # type: ignore[no-any-return]
 
     def forward(self, rows: np.ndarray) -> np.ndarray:
-        """Probabilities for a float32 array; runs in the batcher's thread."""
+        """Probabilities for a float32 array; runs in the batcher's thread (or inline, see warm_up)."""
         with torch.inference_mode():
-            inputs = torch.from_numpy(rows).to(self.device, non_blocking=True)
-            proba = self.loaded.module.predict_proba(inputs)  # type: ignore[operator]
-            return proba.cpu().numpy()  # type: ignore[no-any-return]
+            return self.transfer.run(rows, self.loaded.module.predict_proba)  # type: ignore[arg-type]
 
     async def predict(
         self, rows: np.ndarray, deadline: float = float("inf"), timing: Timing | None = None

@@ -64,7 +64,9 @@ def test_every_endpoint_answers(server: ServerProcess) -> None:
         assert {m["name"] for m in client.get("/models").json()} == {"tabular-classifier", "digits-cnn"}
         assert client.get("/livez").status_code == 200
         assert client.get("/readyz").status_code == 200
-        assert "serving_rows_total" in client.get("/metrics").text
+        exposed = client.get("/metrics").text
+        assert "serving_rows_total" in exposed
+        assert 'serving_model_served{device="cpu",model="digits-cnn",version="' in exposed  # one per server
         assert client.get("/").status_code == 200  # Swagger UI
         assert "/classify" in client.get("/docs.json").json()["paths"]
 

@@ -237,3 +237,9 @@ def test_metrics_count_rows_batches_and_errors(client: TestClient) -> None:
         "serving_compute_seconds_bucket",
     ):
         assert name in text, name
+    # which version of each model is served, and on which device
+    served = [line for line in text.splitlines() if line.startswith("serving_model_served{")]
+    tags = {m["name"]: m["tag"] for m in client.get("/models").json()}
+    for name, tag in tags.items():
+        version = tag.split(":")[1]
+        assert f'serving_model_served{{device="cpu",model="{name}",version="{version}"}} 1.0' in served
