@@ -1,4 +1,5 @@
-"""Peer servers that a benchmark runs beside ours, each serving the same tabular model on POST /classify.
+"""Peer servers that a benchmark runs beside ours, each serving the same tabular model on POST /classify
+and, where its handler style allows, the digits CNN: 8x8 images as JSON and one uploaded picture.
 
 Every peer is started the way its own documentation shows, with its defaults (a baseline is never tuned
 down, nor up). LitServe and TorchServe run from their own virtual environments (``bench.venvs``); their
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from bench.servers import post_json, ready
 from bench.torchserve import (
+    DIGITS_MODEL_NAME,
     MODEL_NAME,
     torchserve_command,
     torchserve_env,
@@ -53,6 +55,13 @@ class Peer:
     classify_path: str  # POST here with {"rows": [...]}
     ready_path: str  # GET answers 200 when it says it is up (TorchServe: before its model; see probe)
     stop: Callable[[], list[str]] | None = None  # a documented stop command, run before the signals
+    digits_path: str | None = "/digits"  # POST {"images": [...]}; None: not served (see not_served)
+    upload_path: str | None = "/digits/image"  # POST one picture in the multipart field "image"
+    not_served: str = ""  # why a digits path is None, for the report
+
+    def cnn_path(self, route: str) -> str | None:
+        """Where this peer takes ``route`` ("digits": JSON images, "upload": one picture)."""
+        return self.digits_path if route == "digits" else self.upload_path
 
 
 def _bentoml(target: str, env: Mapping[str, str]) -> Callable[[int], Launch]:
@@ -86,50 +95,64 @@ PEERS: dict[str, Peer] = {
         Peer("ours", "this project's service", _bentoml(SERVICE, ONE_CORE_ENV), "/classify", "/readyz"),
         Peer(
             "stock-bentoml",
-            "stock BentoML 1.4.39: default @bentoml.service, sync unbatched @bentoml.api",
+            "stock BentoML 1.4.39: default @bentoml.service, sync unbatched @bentoml.api, uploads as a"
+            " PIL.Image.Image parameter",
             _bentoml("bench.variants.stock_bentoml:StockService", {}),
             "/classify",
             "/readyz",
         ),
         Peer(
             "starlette",
-            "plain Starlette app on uvicorn (httptools, uvloop), model in-line",
+            "plain Starlette app on uvicorn (httptools, uvloop), models in-line, uploads via request.form()",
             _starlette,
             "/classify",
             "/readyz",
         ),
         Peer(
-            "litserve", "LitServe 0.2.19, its defaults (uvloop, httptools)", _litserve, "/classify", "/health"
+            "litserve",
+            "LitServe 0.2.19, its defaults (uvloop, httptools); one LitAPI per endpoint in one LitServer,"
+            " one inference worker each",
+            _litserve,
+            "/classify",
+            "/health",
         ),
         Peer(
             "torchserve",
-            "TorchServe 0.12.0 (Java 17 frontend, Python worker), its defaults",
+            "TorchServe 0.12.0 (Java 17 frontend, Python workers), its defaults; one archive per model,"
+            " one path per model (its handler tells the JSON images from the upload)",
             _torchserve,
             f"/predictions/{MODEL_NAME}",
             "/ping",
             stop=torchserve_stop_command,
+            digits_path=f"/predictions/{DIGITS_MODEL_NAME}",
+            upload_path=f"/predictions/{DIGITS_MODEL_NAME}",
         ),
     ]
 }
 
 PROBE_ROW = [0.5, -1.0, 2.0, 0.0, 1.5, -0.5, 0.25, 3.0, -2.0, 1.0]
+PROBE_IMAGE = [[8.0] * 8 for _ in range(8)]
 
 
 def probe(peer: Peer, url: str) -> Callable[[], bool]:
     """Ready when the peer's readiness path answers 200 and then a one-row POST to its classify path
-    answers with one probability.
+    answers with one probability, and a one-image POST to its digits path (if any) with one row of them.
 
-    The probe request matters for TorchServe, whose /ping says "Healthy" before its worker has loaded the
-    model (a request sent then waits in its queue); every peer gets the same one warm-up request."""
+    The probe requests matter for TorchServe, whose /ping says "Healthy" before its workers have loaded
+    the models (a request sent then waits in its queue), and for LitServe, which starts one inference
+    worker per endpoint; every peer gets the same warm-up requests."""
+    asks: list[tuple[str, object]] = [(peer.classify_path, {"rows": [PROBE_ROW]})]
+    if peer.digits_path is not None:
+        asks.append((peer.digits_path, {"images": [PROBE_IMAGE]}))
 
     def check() -> bool:
         if not answers_200(url + peer.ready_path):
             return False
         try:
-            answer = json.loads(post_json(url + peer.classify_path, {"rows": [PROBE_ROW]}, timeout=60))
+            answers = [json.loads(post_json(url + path, body, timeout=60)) for path, body in asks]
         except OSError:
             return False
-        return len(answer["probabilities"]) == 1
+        return all(len(answer["probabilities"]) == 1 for answer in answers)
 
     return check
 

@@ -39,3 +39,10 @@ def post_json(url: str, body: object, timeout: float = 60) -> bytes:
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as answer:
         return answer.read()  # type: ignore[no-any-return]
+
+
+def post_raw(url: str, payload: bytes, headers: Mapping[str, str], timeout: float = 60) -> bytes:
+    """POST these exact bytes with these headers to ``url``; the answer's bytes (HTTPError unless a 2xx)."""
+    request = urllib.request.Request(url, payload, dict(headers))
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        return answer.read()  # type: ignore[no-any-return]

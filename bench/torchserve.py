@@ -1,7 +1,9 @@
-"""TorchServe as a peer: its model archive, its config, and the command lines that start and stop it.
+"""TorchServe as a peer: its model archives, its config, and the command lines that start and stop it.
 
-The archive packs the newest stored tabular model with ``bench/variants/torchserve_handler.py``; its
-name and version are the store's, so answers name the same ``tabular-classifier:<version>`` as ours.
+TorchServe serves one model per archive: one packs the newest stored tabular model with
+``bench/variants/torchserve_handler.py``, the other the newest digits CNN with
+``bench/variants/torchserve_digits_handler.py``; their names and versions are the store's, so answers
+name the same ``<model>:<version>`` as ours.
 """
 
 from __future__ import annotations
@@ -15,32 +17,38 @@ from load.server import REPO, free_port
 
 TORCHSERVE_HOME = REPO / "reports" / "torchserve"
 MODEL_NAME = "tabular-classifier"
-HANDLER = REPO / "bench" / "variants" / "torchserve_handler.py"
+DIGITS_MODEL_NAME = "digits-cnn"
+VARIANTS = REPO / "bench" / "variants"
+HANDLERS = {  # model name -> its handler
+    MODEL_NAME: VARIANTS / "torchserve_handler.py",
+    DIGITS_MODEL_NAME: VARIANTS / "torchserve_digits_handler.py",
+}
 
 
-def _store_latest() -> tuple[str, Path]:
-    """The newest tabular-classifier version in $BENTOML_HOME, and its folder (no torch import here)."""
+def _store_latest(name: str) -> tuple[str, Path]:
+    """The newest version of model ``name`` in $BENTOML_HOME, and its folder (no torch import here)."""
     home = Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml")
-    models = home / "models" / MODEL_NAME
+    models = home / "models" / name
     version = (models / "latest").read_text().strip()
     return version, models / version
 
 
 def torchserve_archive(venv: Path) -> Path:
-    """Pack the newest stored model and our handler into ``reports/torchserve/model-store/`` and return
-    the model store."""
-    version, folder = _store_latest()
+    """Pack the newest stored version of each model with its handler into
+    ``reports/torchserve/model-store/`` (one archive per model) and return the model store."""
     store = TORCHSERVE_HOME / "model-store"
     store.mkdir(parents=True, exist_ok=True)
-    argv = [
-        str(venv / "bin" / "torch-model-archiver"),
-        *("--model-name", MODEL_NAME, "--version", version),
-        *("--serialized-file", str(folder / "weights.safetensors")),
-        *("--extra-files", str(folder / "config.json")),
-        *("--handler", str(HANDLER)),
-        *("--export-path", str(store), "--force"),
-    ]
-    subprocess.run(argv, check=True)
+    for name, handler in HANDLERS.items():
+        version, folder = _store_latest(name)
+        argv = [
+            str(venv / "bin" / "torch-model-archiver"),
+            *("--model-name", name, "--version", version),
+            *("--serialized-file", str(folder / "weights.safetensors")),
+            *("--extra-files", str(folder / "config.json")),
+            *("--handler", str(handler)),
+            *("--export-path", str(store), "--force"),
+        ]
+        subprocess.run(argv, check=True)
     return store
 
 
@@ -90,7 +98,8 @@ def torchserve_command(port: int) -> list[str]:
     return [
         str(venv / "bin" / "torchserve"),
         *("--start", "--foreground", "--ts-config", str(config), "--model-store", str(store)),
-        *("--models", f"{MODEL_NAME}={MODEL_NAME}.mar"),
+        "--models",
+        *(f"{name}={name}.mar" for name in HANDLERS),
     ]
 
 

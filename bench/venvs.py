@@ -17,8 +17,11 @@ from load.server import REPO
 VENVS = REPO / "reports" / "venvs"
 # The CPU wheel on these machines; a looser pin pulls a multi-GB CUDA build.
 TORCH = "torch==2.13.0"
-MODEL_PACKAGES = [TORCH, "numpy", "safetensors"]
-LITSERVE_PACKAGES = [*MODEL_PACKAGES, "litserve==0.2.19"]
+# pillow: the peers decode uploaded pictures (bench/variants/store_files.py).
+MODEL_PACKAGES = [TORCH, "numpy", "safetensors", "pillow"]
+# python-multipart: LitServe parses multipart uploads with Starlette's request.form(), which needs it
+# (LitServe does not depend on it).
+LITSERVE_PACKAGES = [*MODEL_PACKAGES, "litserve==0.2.19", "python-multipart"]
 # pyyaml: TorchServe's Python worker imports yaml, but torchserve 0.12.0 does not declare it (its own
 # install script adds it); without it every worker dies at start while /ping still says "Healthy".
 TORCHSERVE_PACKAGES = [*MODEL_PACKAGES, "torchserve==0.12.0", "torch-model-archiver==0.12.0", "pyyaml"]

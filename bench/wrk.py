@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.servers import SetupError
 from load.server import CLIENT_CPUS, ServerProcess, pinned
@@ -24,6 +25,9 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     errors: int  # socket errors: connect, read, write, timeout
+    # wrk's own CPU time (user + system) over the run; None where not measured. A server that shares
+    # wrk's core loses this much CPU to it (see bench/compare_summary.py).
+    client_cpu_s: float | None = None
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -78,6 +82,7 @@ def wrk(url: str, body: object, connections: int, seconds: float, cpus: str = CL
     require_wrk()
     script = _script(body)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s"]
+    before = _children_cpu()
     try:
         done = subprocess.run(
             pinned([*command, "-s", script, url], cpus),
@@ -88,7 +93,14 @@ def wrk(url: str, body: object, connections: int, seconds: float, cpus: str = CL
         )
     finally:
         os.unlink(script)
-    return parse(done.stdout, seconds)
+    return replace(parse(done.stdout, seconds), client_cpu_s=_children_cpu() - before)
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's children that have ended and been waited for: the
+    difference around ``subprocess.run`` is wrk's own (taskset execs it in the same process)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wrk_cpu(
