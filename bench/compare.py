@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.compare_configs import CONFIGS, QUICK_PEERS, Config, on_device
+from bench.compare_configs import CONFIGS, QUICK_LABELS, Config, on_device
 from bench.compare_report import report
 from bench.compare_summary import Summary, failures_in, summarise
 from bench.compare_targets import targets
@@ -151,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     chosen = [on_device(c, args.device) for c in CONFIGS if not args.only or c.label in args.only]
     if args.quick and not args.only:
-        chosen = [c for c in chosen if c.peer in QUICK_PEERS]
+        chosen = [c for c in chosen if c.label in QUICK_LABELS]
     print("in-process ceilings ...", flush=True)
     ceiling = _ceilings(seconds, args.device)
     runs, failures = measure_all(chosen, rounds, seconds, cnn_seconds, logs)

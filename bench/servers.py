@@ -3,7 +3,10 @@ and what counts as a setup problem rather than a failed measurement."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,7 +45,18 @@ def post_json(url: str, body: object, timeout: float = 60) -> bytes:
 
 
 def post_raw(url: str, payload: bytes, headers: Mapping[str, str], timeout: float = 60) -> bytes:
-    """POST these exact bytes with these headers to ``url``; the answer's bytes (HTTPError unless a 2xx)."""
-    request = urllib.request.Request(url, payload, dict(headers))
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        return answer.read()  # type: ignore[no-any-return]
+    """POST these exact bytes with exactly these headers (and Content-Length) to ``url``, as wrk sends a
+    RawBody (urllib would add a form Content-Type); the answer's bytes, HTTPError unless it is a 2xx."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        connection.request(
+            "POST", parts.path + (f"?{parts.query}" if parts.query else ""), payload, dict(headers)
+        )
+        answer = connection.getresponse()
+        data = answer.read()
+    finally:
+        connection.close()
+    if not 200 <= answer.status < 300:
+        raise urllib.error.HTTPError(url, answer.status, answer.reason, answer.headers, None)
+    return data

@@ -35,7 +35,7 @@ class ServiceMetrics:
     queue_wait: Any  # Histogram{model}: seconds a request waited for its batch to start
     compute: Any  # Histogram{model}: seconds of the forward pass (per batch)
     errors: Any  # Counter{code}: error answers by contract code
-    served: Any  # Gauge{model, version, device}: 1 for each model version this server serves
+    served: Any  # Gauge{model, version, device, pid}: 1 for each model version a worker serves
 
     def for_model(self, model: str) -> ModelMetrics:
         """The metrics of one model, with their labels bound once (a label lookup per batch cost more
@@ -62,7 +62,7 @@ class ModelMetrics:
     model: str
 
     def describe(self, version: str, device: str) -> None:
-        """Say that this server serves ``version`` of the model on ``device`` (cpu, cuda)."""
+        """Say that this worker serves ``version`` of the model on ``device`` (cpu, cuda)."""
         self.served.labels(model=self.model, version=version, device=device).set(1)
 
     def observe_batch(self, rows: int, waits: list[float], compute_seconds: float) -> None:
@@ -91,12 +91,12 @@ def service_metrics() -> ServiceMetrics:
             "serving_compute_seconds", "Time of one forward pass", ["model"], buckets=SECONDS_BUCKETS
         ),
         errors=Counter("serving_errors", "Error answers by contract code", ["code"]),
-        # "max" across a server's workers: one series per model version and device, not one per worker.
+        # One series per live worker (a pid label): which versions each worker serves, and on what.
         served=Gauge(
             "serving_model_served",
-            "1 for each model version served, with the device it runs on",
+            "1 for each model version this worker serves, with the device it runs on",
             ["model", "version", "device"],
-            multiprocess_mode="max",
+            multiprocess_mode="liveall",
         ),
     )
 
