@@ -66,7 +66,7 @@ def test_every_endpoint_answers(server: ServerProcess) -> None:
         assert client.get("/readyz").status_code == 200
         exposed = client.get("/metrics").text
         assert "serving_rows_total" in exposed
-        served = re.findall(r'^serving_model_served\{([^}]*)\} 1\.0$', exposed, re.MULTILINE)
+        served = re.findall(r"^serving_model_served\{([^}]*)\} 1\.0$", exposed, re.MULTILINE)
         assert any('model="digits-cnn"' in labels and 'device="cpu"' in labels for labels in served)
         assert all('pid="' in labels for labels in served)  # one series per worker
         assert client.get("/").status_code == 200  # Swagger UI
