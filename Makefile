@@ -59,8 +59,8 @@ browser: ## Headless Chromium for the page's browser tests (apt-get install when
 models: install fonts ## Train both models into the store only if it lacks them (what serve, load and bench do first)
 	$(BIN)/python -m training all --if-missing
 
-train: install fonts ## Train both models into the model store (BENTOML_HOME, default .bentoml/), new versions
-	$(BIN)/python -m training all
+train: install fonts ## Train new versions into the model store (BENTOML_HOME, default .bentoml/); MODEL=tabular|digits for one
+	$(BIN)/python -m training $(or $(MODEL),all)
 
 serve: models ## Serve both models on $(HOST):$(PORT), training them first if the store lacks them
 	$(BIN)/bentoml serve . --host $(HOST) --port $(PORT)

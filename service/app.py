@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from models import SPECS
-from service import handlers, v2
+from service import admin, handlers, v2
 from service.bodywatch import BodyWatch
 from service.errors import ApiError, error_response, routing_error
 from service.fastpath import PredictionRoutes
@@ -116,6 +116,10 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.add_middleware(v2.V2ErrorShape)  # outermost: also reshapes the shedder's refusals under /v2
     for path, method, endpoint, openapi in table:
         app.add_api_route(path, endpoint, methods=[method], **openapi)
+    token = admin.admin_token(settings)  # None: the admin routes do not exist
+    if token is not None:
+        for path, method, endpoint in admin.routes(token, handlers.current_service):
+            app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -99,8 +99,18 @@ class Batcher:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, rows)
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the batch task and the model's thread; callable from any thread (a retired version is
+        closed from a timer's)."""
+        task, loop = self._task, self._loop
+        if task is not None and loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                task.cancel()
+            else:
+                loop.call_soon_threadsafe(task.cancel)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _ensure_running(self) -> asyncio.Event:

@@ -11,8 +11,10 @@ from starlette.responses import Response
 STATUS: dict[str, int] = {
     "invalid_json": 400,
     "invalid_body": 400,
+    "unauthorized": 401,
     "not_found": 404,
     "method_not_allowed": 405,
+    "reload_refused": 409,
     "request_timeout": 408,
     "body_too_large": 413,
     "too_many_rows": 413,
@@ -30,6 +32,7 @@ STATUS: dict[str, int] = {
 }
 RETRY_AFTER_SECONDS = 1
 HEADERS_BY_STATUS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": 'Bearer realm="bento-serving admin"'},
     503: {"Retry-After": str(RETRY_AFTER_SECONDS)},
     408: {"Connection": "close"},  # the rest of a stalled body is not worth waiting for
 }

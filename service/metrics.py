@@ -61,9 +61,9 @@ class ModelMetrics:
     served: Any
     model: str
 
-    def describe(self, version: str, device: str) -> None:
-        """Say that this worker serves ``version`` of the model on ``device`` (cpu, cuda)."""
-        self.served.labels(model=self.model, version=version, device=device).set(1)
+    def serves(self, version: str, device: str, serving: bool = True) -> None:
+        """Say whether this worker serves ``version`` of the model on ``device`` (cpu, cuda) now."""
+        self.served.labels(model=self.model, version=version, device=device).set(1 if serving else 0)
 
     def observe_batch(self, rows: int, waits: list[float], compute_seconds: float) -> None:
         self.rows.inc(rows)
@@ -94,7 +94,7 @@ def service_metrics() -> ServiceMetrics:
         # One series per live worker (a pid label): which versions each worker serves, and on what.
         served=Gauge(
             "serving_model_served",
-            "1 for each model version this worker serves, with the device it runs on",
+            "1 for each model version this worker serves (0 once retired), with its device",
             ["model", "version", "device"],
             multiprocess_mode="liveall",
         ),

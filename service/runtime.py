@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -60,9 +61,8 @@ class ModelRuntime:
         shape = kind_of(self.schema).input_shape(self.schema)
         # Pinned, reused host buffers on a GPU; the arrays as they are on the CPU (service/transfer.py).
         self.transfer = Transfer(device, max_batch_rows, shape)
-        model_metrics = metrics.for_model(name)
-        model_metrics.describe(loaded.tag.split(":", 1)[-1], device.type)
-        self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, model_metrics.observe_batch)
+        self.metrics = metrics.for_model(name)
+        self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, self.metrics.observe_batch)
 
     @property
     def tag(self) -> str:
@@ -102,6 +102,22 @@ class ModelRuntime:
             else "every batch runs in the model's thread"
         )
         logger.info("%s warmed up on %s; %s", self.tag, self.device, where)
+
+    @property
+    def version(self) -> str:
+        return self.loaded.tag.split(":", 1)[-1]
+
+    def announce(self) -> None:
+        """Say in the metrics that this worker serves this version (once it takes requests)."""
+        self.metrics.serves(self.version, self.device.type)
+
+    def retire(self, after_s: float) -> None:
+        """No longer served: say so now, and close once the requests that still hold it have had
+        ``after_s`` seconds (their longest deadline) to finish."""
+        self.metrics.serves(self.version, self.device.type, serving=False)
+        timer = threading.Timer(after_s, self.close)
+        timer.daemon = True
+        timer.start()
 
     def close(self) -> None:
         self.batcher.close()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from models import SPECS
-from service import versions
+from service import reload, versions
 from service.app import create_app, routes
 from service.clients import ServingService
 from service.kinds import kind_of
@@ -34,6 +34,7 @@ logger = logging.getLogger("bentoml.serving")  # under "bentoml": kept by its lo
 
 TIMEOUT_MARGIN_S = 5.0
 HEALTH_PATHS = ("/livez", "/readyz", "/metrics")
+RETIRE_MARGIN_S = 1.0  # a retired version is closed this long after the longest deadline
 
 
 def freeze_heap() -> None:
@@ -103,20 +104,73 @@ def build_service(settings: ServingSettings) -> Any:
             self.settings = settings
             cancel_request_timers()  # see service/patches.py: one uncancelled timer per request otherwise
             configure_threads(settings.threads_per_worker())
-            device = resolve_device(settings.device)
+            self.device = device = resolve_device(settings.device)
             # Every served version of each model (newest first); the plain routes answer with the default.
-            served = {name: versions.resolve(name) for name in SPECS}
-            self.versions = {name: _runtimes(name, served[name], settings, device) for name in SPECS}
+            # After a reload, the server's current pins (a worker restarted later must not go back).
+            folder = reload.run_dir()
+            pins = reload.read_pins(folder)
+            served = pins.models if pins else {name: versions.resolve(name) for name in SPECS}
+            self.versions = {
+                name: {
+                    version: _runtime(tag, settings, device)
+                    for version, tag in zip(s.versions, s.tags(), strict=True)
+                }
+                for name, s in served.items()
+            }
             self.runtimes = {name: self.versions[name][served[name].default] for name in SPECS}
             for runtime in self.all_runtimes():
-                runtime.warm_up(
-                    np.zeros(kind_of(runtime.schema).input_shape(runtime.schema), dtype=np.float32)
-                )
+                runtime.announce()
             _drain_on_sigterm(self, settings.shutdown_grace_s)
             freeze_heap()
+            self.reloader = reload.WorkerReloader(folder, self.take_up)
+            self.reloader.start(served, pins.generation if pins else 0)
             self.ready = True
             tags = ", ".join(runtime.tag for runtime in self.all_runtimes())
             logger.info("serving %s on %s", tags, device)
+
+        def served(self) -> dict[str, versions.Served]:
+            """What this worker serves now: each model's versions, newest first, and its default."""
+            return {
+                name: versions.Served(
+                    name,
+                    tuple(table),
+                    next(v for v, runtime in table.items() if runtime is self.runtimes[name]),
+                )
+                for name, table in self.versions.items()
+            }
+
+        def take_up(self, pins: reload.Pins) -> dict[str, versions.Served]:
+            """Serve ``pins``: load, verify and warm the versions not served yet (in the reload thread),
+            then swap the tables in; the versions left behind are closed after the longest deadline of
+            a request that may still hold them. A version that fails leaves everything as it was."""
+            loaded: list[ModelRuntime] = []
+            tables: dict[str, dict[str, ModelRuntime]] = {}
+            try:
+                for name, wanted in pins.models.items():
+                    current = self.versions.get(name, {})
+                    tables[name] = {}
+                    for version, tag in zip(wanted.versions, wanted.tags(), strict=True):
+                        if version not in current:
+                            loaded.append(_runtime(tag, self.settings, self.device))
+                        tables[name][version] = current.get(version) or loaded[-1]
+            except ModelLoadError:
+                for runtime in loaded:
+                    runtime.close()
+                raise
+            retired = [r for r in self.all_runtimes() if all(r not in t.values() for t in tables.values())]
+            defaults = {name: tables[name][wanted.default] for name, wanted in pins.models.items()}
+            # Two assignments, each atomic: a request reads one table once, and holds the runtime it got.
+            self.versions, self.runtimes = tables, defaults
+            for runtime in loaded:
+                runtime.announce()
+            for runtime in retired:
+                runtime.retire(self.settings.deadline_ms / 1000 + RETIRE_MARGIN_S)
+            logger.info(
+                "reload: generation %d serves %s",
+                pins.generation,
+                ", ".join(r.tag for r in self.all_runtimes()),
+            )
+            return self.served()
 
         def all_runtimes(self) -> list[ModelRuntime]:
             return [runtime for served in self.versions.values() for runtime in served.values()]
@@ -128,7 +182,9 @@ def build_service(settings: ServingSettings) -> Any:
         @staticmethod
         def verify_models() -> None:
             pin_model_versions()
-            claim_metrics_dir()
+            folder = reload.run_dir(claim_metrics_dir())
+            assert folder is not None
+            reload.reload_on_sighup(folder, {name: versions.resolve(name) for name in SPECS})
 
         @bentoml.on_shutdown  # type: ignore[untyped-decorator]
         def close(self) -> None:
@@ -139,23 +195,20 @@ def build_service(settings: ServingSettings) -> Any:
     return ModelService
 
 
-def _runtimes(
-    name: str, served: versions.Served, settings: ServingSettings, device: torch.device
-) -> dict[str, ModelRuntime]:
-    """Each version of model ``name`` that it serves (its pinned versions, newest first), loaded from the
-    store onto ``device``, with a batcher each."""
-    own = model_settings(name)
-    return {
-        tag.split(":", 1)[1]: ModelRuntime(
-            load_model(tag, device),
-            device,
-            own.max_batch_rows,
-            own.max_wait_ms / 1000,
-            settings.batching,
-            service_metrics(),
-        )
-        for tag in served.tags()
-    }
+def _runtime(tag: str, settings: ServingSettings, device: torch.device) -> ModelRuntime:
+    """Model version ``tag`` loaded (and verified) from the store onto ``device``, with its batcher,
+    warmed up."""
+    own = model_settings(tag.split(":", 1)[0])
+    runtime = ModelRuntime(
+        load_model(tag, device),
+        device,
+        own.max_batch_rows,
+        own.max_wait_ms / 1000,
+        settings.batching,
+        service_metrics(),
+    )
+    runtime.warm_up(np.zeros(kind_of(runtime.schema).input_shape(runtime.schema), dtype=np.float32))
+    return runtime
 
 
 def _drain_on_sigterm(service: Any, grace_s: float) -> None:

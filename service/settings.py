@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models import SPECS
@@ -52,6 +53,15 @@ class ServingSettings(BaseSettings):
     tracing: bool = Field(default=False, description="OpenTelemetry spans for the API routes")
 
     batching: bool = True
+
+    # The admin routes (reload) are off unless one of these holds a token (service/admin.py).
+    admin_token: SecretStr | None = Field(default=None, description="Bearer token of the admin routes")
+    admin_token_file: Path | None = Field(default=None, description="a file holding it (a mounted secret)")
+
+    @field_validator("admin_token_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # `${SERVING_ADMIN_TOKEN_FILE:-}` in compose
 
     def threads_per_worker(self) -> int:
         """Torch intra-op threads so that workers x threads never exceeds the cores."""

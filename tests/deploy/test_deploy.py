@@ -178,11 +178,18 @@ def test_every_service_is_hardened_limited_and_restarted(services: dict[str, Any
     assert int(services["model"]["deploy"]["resources"]["limits"]["memory"]) >= 1024**3
 
 
+# Secrets whose default is "not set" (the admin routes are off without them).
+OFF_WHEN_EMPTY = {"SERVING_ADMIN_TOKEN", "SERVING_ADMIN_TOKEN_FILE"}
+
+
 def test_variables_all_have_defaults() -> None:
     text = compose_sources()
     references = re.findall(r"\$\{([^}]*)\}", text)
     assert references
     for reference in references:
+        if reference.split(":-")[0] in OFF_WHEN_EMPTY:
+            assert reference.endswith(":-"), f"${{{reference}}}: off unless set"
+            continue
         assert re.fullmatch(r"\w+:-[^}]+", reference), f"${{{reference}}} has no default"
 
 
@@ -323,6 +330,14 @@ def test_nginx_balances_retries_and_limits_as_documented() -> None:
     # Unprivileged image: no `user`, pid file and temporary files in /tmp.
     assert "user" not in directives
     assert directives["pid"] == ["/tmp/nginx.pid"]
+
+
+def test_nginx_does_not_pass_the_admin_routes_on() -> None:
+    conf = (REPO / "deploy" / "nginx.conf").read_text()
+    block = re.search(r"location /admin \{(.*?)\}", conf, re.DOTALL)
+    assert block is not None, "nginx.conf must answer /admin itself"
+    assert "return 404" in block.group(1)
+    assert "proxy_pass" not in block.group(1)
 
 
 # -------------------------------------------------------------------------------------- prometheus

@@ -296,8 +296,10 @@ def test_encode_digits_explains_with_the_grids_the_model_saw() -> None:
 EXPECTED_STATUS = {
     "invalid_json": 400,
     "invalid_body": 400,
+    "unauthorized": 401,
     "not_found": 404,
     "method_not_allowed": 405,
+    "reload_refused": 409,
     "request_timeout": 408,
     "body_too_large": 413,
     "too_many_rows": 413,

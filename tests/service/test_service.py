@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -242,4 +243,5 @@ def test_metrics_count_rows_batches_and_errors(client: TestClient) -> None:
     tags = {m["name"]: m["tag"] for m in client.get("/models").json()}
     for name, tag in tags.items():
         version = tag.split(":")[1]
-        assert f'serving_model_served{{device="cpu",model="{name}",version="{version}"}} 1.0' in served
+        labels = f'device="cpu",model="{name}",(pid="\\d+",)?version="{version}"'
+        assert any(re.fullmatch(f"serving_model_served{{{labels}}} 1.0", line) for line in served), served
