@@ -4,7 +4,8 @@ Not installed with the product and never imported by it; run from the repository
 ``python -m bench {compare,overload,batching} [--quick] ...``:
 
 compare   this service beside stock BentoML, a plain Starlette app, LitServe and TorchServe serving the
-          same tabular model, with the in-process ceilings and the HTTP floor
+          same tabular model and digits CNN (JSON images and a PNG upload), with the in-process ceilings
+          and the HTTP floor
 overload  open-loop load at 4x the saturating rate with the in-flight limit at its default, tighter, by
           client deadline, and off: what is accepted, what is shed, how fast the server recovers
 batching  the in-process batcher beside no batching and BentoML's batcher behind ``bentoml.depends``

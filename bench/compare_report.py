@@ -78,6 +78,9 @@ def _ratios(summary: Summary) -> list[str]:
         summary.get("ours-2-workers", {}),
     )
 
+    rps, cpu_ms = two.get("rps_c64"), two.get("cpu_ms_c64")
+    server_cpu = None if rps is None or cpu_ms is None else rps * cpu_ms / 1000
+
     def times(row: dict[str, float], other: dict[str, float], name: str) -> str:
         return _fmt(ratio(row.get(name), other.get(name)), 2)
 
@@ -87,7 +90,8 @@ def _ratios(summary: Summary) -> list[str]:
         f"/digits with 1 image at 64: {times(batched, unbatched, 'digits1_rps')}x.",
         f"Workers 2 / 1 (both cores / one core), one-row req/s at 64: raw {times(two, batched, 'rps_c64')}x, "
         f"corrected for wrk's CPU {_fmt(ratio(two.get('rps_c64_corrected'), batched.get('rps_c64')), 2)}x "
-        f"(wrk used {_fmt(two.get('wrk_cpu_per_s_c64'), 2)} CPU-s/s of the server's core {CLIENT_CPUS}). wrk runs "
+        f"(wrk used {_fmt(two.get('wrk_cpu_per_s_c64'), 2)} CPU-s/s of the server's core {CLIENT_CPUS}; the "
+        f"server {_fmt(server_cpu, 2)} CPU-s/s). wrk runs "
         f"on one of the two cores the server may use, so the server had 2 - w CPU-seconds per second (w: wrk's "
         f"own CPU time per second, from its rusage); the corrected rate is req/s x 2 / (2 - w), throughput taken "
         f"as proportional to the CPU the server gets.",
