@@ -54,6 +54,7 @@ class Batcher:
         max_wait_s: float = 0.0,
         observer: Observer | None = None,
         inline_max_rows: int = 0,
+        thread_setup: Callable[[], object] | None = None,
     ) -> None:
         self._predict = predict
         # Batches this small run on the event loop: their forward pass costs less than handing it to
@@ -64,8 +65,11 @@ class Batcher:
         self._observer = observer
         self._queue: deque[_Pending] = deque()
         # One thread per model: forward passes of one model never overlap, so batches form while
-        # the model is busy instead of threads competing for the cores.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-forward")
+        # the model is busy instead of threads competing for the cores. ``thread_setup`` runs first in
+        # that thread (the runtime gives it torch's thread count: OpenMP keeps one per thread).
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"{name}-forward", initializer=thread_setup
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None

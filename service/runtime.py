@@ -34,8 +34,14 @@ def resolve_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
+# What configure_threads set: the models' own threads (and a reload's) set the same count for themselves.
+_threads: int | None = None
+
+
 def configure_threads(threads: int) -> None:
     """Intra-op threads per worker; one inter-op thread (each model runs in its own thread already)."""
+    global _threads
+    _threads = threads
     torch.set_num_threads(threads)
     with contextlib.suppress(RuntimeError):  # already set once in this process (a second in-process app)
         torch.set_num_interop_threads(1)
@@ -62,7 +68,19 @@ class ModelRuntime:
         # Pinned, reused host buffers on a GPU; the arrays as they are on the CPU (service/transfer.py).
         self.transfer = Transfer(device, max_batch_rows, shape)
         self.metrics = metrics.for_model(name)
-        self.batcher = Batcher(self.forward, name, max_batch_rows, max_wait_s, self.metrics.observe_batch)
+        # OpenMP keeps its thread count per OS thread: torch.set_num_threads in the main thread does not
+        # reach the model's own thread, where OpenMP would start one thread per core (spinning after
+        # every batch, on the other workers' cores): two workers on two cores served 256-row bodies
+        # 7x slower (bench/results/PROFILE.md).
+        threads = _threads or torch.get_num_threads()
+        self.batcher = Batcher(
+            self.forward,
+            name,
+            max_batch_rows,
+            max_wait_s,
+            self.metrics.observe_batch,
+            thread_setup=lambda: torch.set_num_threads(threads),
+        )
 
     @property
     def tag(self) -> str:

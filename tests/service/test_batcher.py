@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from service.batcher import Batcher, DeadlineExceededError
 
@@ -143,3 +144,27 @@ def test_small_batches_run_inline_and_large_ones_in_the_thread() -> None:
     asyncio.run(scenario())
     assert model.batches == [8, 9]
     assert model.threads == {"MainThread", "m-forward_0"}  # 8 rows on the loop, 9 in the model's thread
+
+
+def test_the_model_thread_is_set_up_before_its_first_batch() -> None:
+    """OpenMP keeps a thread count per OS thread, so the runtime hands the model's own thread a setup
+    (torch.set_num_threads with the worker's count) that must run there, before the first batch; two
+    workers on two cores were 7x slower on 256-row bodies without it (bench/results/PROFILE.md)."""
+    events: list[tuple[str, str]] = []
+
+    def model(rows: np.ndarray) -> np.ndarray:
+        events.append(("batch", threading.current_thread().name))
+        return rows
+
+    def setup() -> None:
+        events.append(("setup", threading.current_thread().name))
+        torch.set_num_threads(torch.get_num_threads())
+
+    async def run() -> None:
+        batcher = Batcher(model, "m", max_batch_rows=10, thread_setup=setup)
+        for _ in range(2):
+            await batcher.submit(np.ones((2, 3), dtype=np.float32))
+        batcher.close()
+
+    asyncio.run(run())
+    assert events == [("setup", "m-forward_0"), ("batch", "m-forward_0"), ("batch", "m-forward_0")]
