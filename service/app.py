@@ -109,7 +109,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     table = [*predictions, *other_routes()]
     # Innermost first: the shedder wraps the short way in to the prediction handlers.
     shortcuts = {path: endpoint for path, _, endpoint, _ in predictions}
-    app.add_middleware(PredictionRoutes, routes=shortcuts, refuse=refuse_api_error)
+    app.add_middleware(PredictionRoutes, routes=shortcuts, refuse=refuse_api_error, refuse_http=http_error)
     app.add_middleware(
         LoadShedder, limits=Limits(max_in_flight=settings.max_in_flight, deadline_ms=settings.deadline_ms)
     )

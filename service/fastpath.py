@@ -11,8 +11,9 @@ the routes stay registered there for the OpenAPI document and the 405s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,16 +22,21 @@ from service.errors import ApiError
 from service.handlers import Endpoint
 
 Refuse = Callable[[Request, ApiError], Response]
+RefuseHttp = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class PredictionRoutes:
     """Pure ASGI: POST on a path of ``routes`` calls its endpoint; an ApiError becomes ``refuse``'s
-    answer; everything else is passed to ``app``."""
+    answer and a Starlette HTTPException (its form parser raises one for a malformed multipart body)
+    ``refuse_http``'s, as the app's exception handlers would; everything else is passed to ``app``."""
 
-    def __init__(self, app: ASGIApp, routes: Mapping[str, Endpoint], refuse: Refuse) -> None:
+    def __init__(
+        self, app: ASGIApp, routes: Mapping[str, Endpoint], refuse: Refuse, refuse_http: RefuseHttp
+    ) -> None:
         self.app = app
         self.routes = dict(routes)
         self.refuse = refuse
+        self.refuse_http = refuse_http
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -42,4 +48,6 @@ class PredictionRoutes:
             response = await endpoint(request)
         except ApiError as error:
             response = self.refuse(request, error)
+        except HTTPException as error:
+            response = await self.refuse_http(request, error)
         await response(scope, receive, send)

@@ -16,6 +16,7 @@ import bentoml
 import numpy as np
 from bentoml.exceptions import BentoMLException
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -224,6 +225,8 @@ async def _uploaded_image(request: Request, body: bytes) -> bytes:
         form = await Request(request.scope, replay).form(max_files=1, max_fields=8)
     except MultiPartException as error:
         raise ApiError("invalid_body", f"the multipart body cannot be parsed ({error.message})") from None
+    except HTTPException as error:  # Starlette's form parser, inside an app, says it this way
+        raise ApiError("invalid_body", f"the multipart body cannot be parsed ({error.detail})") from None
     try:
         upload = form.get("image")
         if not isinstance(upload, UploadFile):

@@ -4,6 +4,7 @@ and that the app still routes everything else (and lists the prediction routes) 
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -21,12 +22,21 @@ async def short(request: Request) -> Response:
     return PlainTextResponse(f"short {len(await request.body())}")
 
 
+async def form(request: Request) -> Response:
+    raise HTTPException(status_code=400, detail="what Starlette's form parser raises")
+
+
 async def routed(request: Request) -> Response:
     return PlainTextResponse(f"routed {request.method} {request.url.path}")
 
 
 def refuse(request: Request, error: ApiError) -> Response:
     return error_response(error.code, f"{request.url.path}: {error.detail}")
+
+
+async def refuse_http(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return error_response("invalid_body", f"{request.url.path}: {error.detail}")
 
 
 def client() -> TestClient:
@@ -37,7 +47,7 @@ def client() -> TestClient:
             Route("/other", routed, methods=["POST"]),
         ]
     )
-    return TestClient(PredictionRoutes(app, {"/predict": short}, refuse))
+    return TestClient(PredictionRoutes(app, {"/predict": short, "/form": form}, refuse, refuse_http))
 
 
 def test_a_post_to_a_prediction_route_skips_the_router() -> None:
@@ -49,6 +59,12 @@ def test_an_api_error_gets_the_refusal() -> None:
     answer = client().post("/predict?fail=1")
     assert answer.status_code == 422
     assert answer.json() == {"error": "invalid_shape", "detail": "/predict: refused on the short way"}
+
+
+def test_an_http_exception_gets_the_apps_answer_not_a_500() -> None:
+    answer = client().post("/form")
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "/form: what Starlette's form parser raises"
 
 
 def test_other_methods_paths_and_trailing_slashes_go_to_the_app() -> None:

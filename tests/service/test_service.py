@@ -202,6 +202,16 @@ def test_bad_uploads(client: TestClient, files: dict[str, Any], code: str) -> No
     assert_error(client.post("/digits/image", files=files), code)
 
 
+def test_a_multipart_body_starlette_cannot_parse_is_400(client: TestClient) -> None:
+    """Found by schemathesis: a part without headers made Starlette's form parser raise its
+    HTTPException, which the prediction routes' short way in (service/fastpath.py) let through as a 500."""
+    boundary = "9cc651cd2c8d168349f50fede4c361ac"
+    body = f"--{boundary}\r\nFalse--{boundary}--\r\n".encode()
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    assert_error(client.post("/digits/image", content=body, headers=headers), "invalid_body")
+    assert client.post("/classify", json={"rows": [ROW]}).status_code == 200  # still serving
+
+
 def test_image_over_the_pixel_limit_is_413(client: TestClient) -> None:
     buffer = io.BytesIO()
     Image.new("L", (600, 600), 255).save(buffer, format="PNG")  # 360,000 pixels > 250,000
