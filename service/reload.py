@@ -205,8 +205,7 @@ class WorkerReloader:
                         "reload to generation %d failed here; still serving: %s", pins.generation, error
                     )
             self.generation = pins.generation
-            if serving is not None or pins.refused or self.error:
-                self.acknowledge(serving)
+            self.acknowledge(serving)  # None: what it served before (refused here or everywhere)
 
     def acknowledge(self, serving: dict[str, Served] | None) -> None:
         if self.folder is None:

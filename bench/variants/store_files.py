@@ -45,13 +45,19 @@ def latest_folder(name: str = TABULAR, home: Path | None = None) -> tuple[str, P
     return f"{name}:{version}", models / version
 
 
-def build_tabular(folder: Path) -> TabularClassifier:
-    """A TabularClassifier from a folder holding ``config.json`` and ``weights.safetensors``, in eval mode."""
-    config = config_from_dict(TabularConfig, json.loads((folder / CONFIG_FILE).read_text()))
-    assert isinstance(config, TabularConfig)
-    module = TabularClassifier(config)
+def _build(folder: Path, config_type: type, module_type: type[torch.nn.Module]) -> torch.nn.Module:
+    """A module from a folder holding ``config.json`` and ``weights.safetensors``, in eval mode."""
+    config = config_from_dict(config_type, json.loads((folder / CONFIG_FILE).read_text()))
+    assert isinstance(config, config_type)
+    module = module_type(config)
     module.load_state_dict(load_file(folder / WEIGHTS_FILE), strict=True)
-    module.eval().requires_grad_(False)
+    return module.eval().requires_grad_(False)
+
+
+def build_tabular(folder: Path) -> TabularClassifier:
+    """The tabular classifier stored in ``folder``, in eval mode."""
+    module = _build(folder, TabularConfig, TabularClassifier)
+    assert isinstance(module, TabularClassifier)
     return module
 
 
@@ -79,12 +85,9 @@ def answer(tag: str, probabilities: np.ndarray) -> dict[str, object]:
 
 
 def build_digits(folder: Path) -> DigitsCNN:
-    """A DigitsCNN from a folder holding ``config.json`` and ``weights.safetensors``, in eval mode."""
-    config = config_from_dict(DigitsConfig, json.loads((folder / CONFIG_FILE).read_text()))
-    assert isinstance(config, DigitsConfig)
-    module = DigitsCNN(config)
-    module.load_state_dict(load_file(folder / WEIGHTS_FILE), strict=True)
-    module.eval().requires_grad_(False)
+    """The digits CNN stored in ``folder``, in eval mode."""
+    module = _build(folder, DigitsConfig, DigitsCNN)
+    assert isinstance(module, DigitsCNN)
     return module
 
 
