@@ -23,9 +23,11 @@ SWEEP_ARGS ?= --slo-p99-ms 100 --target-rps 1000
 BENCH_ARGS ?=
 OVERLOAD_ARGS ?=
 BATCHING_ARGS ?=
+# For rollout / rollback: compose's -f, --env-file and -p, as `docker compose` takes them.
+ROLLOUT_ARGS ?=
 
 .PHONY: help install fonts browser models train serve bento load load-ui sweep soak bench overload batching wrk \
-	deploy-tools deploy-check image image-gpu test test-fast lint format typecheck lock clean
+	deploy-tools deploy-check rollout rollback image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -97,6 +99,14 @@ deploy-tools: install ## nginx, promtool, prometheus (apt-get download + dpkg -x
 
 deploy-check: deploy-tools ## Deployment files offline: compose config, nginx -t, promtool, kubernetes-validate, hadolint
 	bash deploy/check.sh
+
+rollout: ## Roll the compose replicas one at a time to image tag TAG= (required) behind nginx; ROLLOUT_ARGS=-f ...
+	@[ "$(origin TAG)" != file ] || { echo "make rollout TAG=<tag>: the image tag to roll out (bento-serving:<tag>)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory install
+	$(BIN)/python -m deploy.rollout $(ROLLOUT_ARGS) to $(TAG)
+
+rollback: install ## Roll the compose replicas back, one at a time, to the tag before the last rollout
+	$(BIN)/python -m deploy.rollout $(ROLLOUT_ARGS) back
 
 image: bento ## Container image bento-serving:$(TAG) from the bento (needs a Docker engine)
 	$(BIN)/bentoml containerize bento-serving:latest -t bento-serving:$(TAG)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.topology.observe import log_tails
+from deploy.topology.rollout import RolloutOptions, run_rollout
 from deploy.topology.scenario import Options, run
 from load.server import REPO
 
@@ -31,7 +32,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Run docker-compose.yml's topology for real, without Docker, in private network "
         "namespaces (needs root); prints a JSON report.",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("failover", "rollout"),
+        default="failover",
+        help="failover: load, Prometheus, one replica stopped mid-run; rollout: replicas rolled from "
+        "--store to --new-store and back under load",
+    )
     parser.add_argument("--store", type=Path, default=os.environ.get("BENTOML_HOME", REPO / ".bentoml"))
+    parser.add_argument("--new-store", type=Path, help="rollout: the store of tag b (tag a: --store)")
+    parser.add_argument(
+        "--bad-store",
+        type=Path,
+        help="rollout: first try a tag whose replicas cannot start (must be refused)",
+    )
     parser.add_argument(
         "--nginx-conf", type=Path, default=REPO / "deploy" / "nginx.conf", help="for experiments"
     )
@@ -39,6 +53,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100, help="requests per second through nginx")
     parser.add_argument("--phase-seconds", type=float, default=4, help="load with both replicas up")
     parser.add_argument("--stop-seconds", type=float, default=12, help="load around the stop")
+    parser.add_argument("--steady-seconds", type=float, default=4, help="rollout: load before and after")
+    parser.add_argument(
+        "--pause-seconds", type=float, default=2, help="rollout: between rollout and rollback"
+    )
     parser.add_argument("--budget", type=float, default=170, help="hard limit on the whole run, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     return parser.parse_args(argv)
@@ -82,12 +100,22 @@ def start_watchdog(budget: float, workdir: Path, keep: bool) -> None:
     watchdog.start()
 
 
+def scenario(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    if args.scenario == "rollout":
+        bad = args.bad_store.resolve() if args.bad_store else None
+        rollout = RolloutOptions(
+            options_from(args), args.new_store.resolve(), args.steady_seconds, args.pause_seconds, bad
+        )
+        return run_rollout(rollout, workdir)
+    return run(options_from(args), workdir).to_json()
+
+
 def inside(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bento-topology-"))
     workdir.chmod(0o755)  # the containers' users read their files below it
     start_watchdog(args.budget, workdir, args.keep)
     try:
-        report = {**run(options_from(args), workdir).to_json(), "log_tails": log_tails(workdir)}
+        report = {**scenario(args, workdir), "log_tails": log_tails(workdir)}
         code = EXIT_OK
     except Exception as error:
         report, code = failure(f"{type(error).__name__}: {error}", workdir), EXIT_FAILED
@@ -112,8 +140,10 @@ def missing(args: argparse.Namespace) -> list[str]:
     lacking += [
         f"{args.tools / name} (deploy/install-tools.sh)" for name in TOOLS if not (args.tools / name).exists()
     ]
-    if not (args.store / "models").is_dir():
-        lacking.append(f"a model store at {args.store} (python -m training all)")
+    stores = [args.store, *([args.new_store] if args.scenario == "rollout" else [])]
+    for store in stores:
+        if store is None or not (store / "models").is_dir():
+            lacking.append(f"a model store at {store} (python -m training all; rollout: --new-store)")
     return lacking
 
 

@@ -63,14 +63,20 @@ def start_replicas(replicas: list[Container], store: Path, workdir: Path) -> Non
     """`bentoml serve` in each replica, as the image's entrypoint runs it (no --host/--port: compose's
     environment sets them), each with its own BENTOML_HOME holding a copy of ``store``'s models."""
     model = compose_service("model")
-    environment: dict[str, str] = model["environment"]
     for replica in replicas:
-        home = workdir / replica.name / "bentoml"
-        shutil.copytree(store / "models", home / "models")
-        env = {**environment, "BENTOML_HOME": str(home), "HOME": str(home.parent)}
-        command = without_inherited([bentoml_cli(), "serve", "service.service:ModelService"], env)
-        healthy = healthcheck(replica, model["healthcheck"]["test"])
-        replica.launch(command, uid=MODEL_UID, port=MODEL_PORT, ready=healthy, env=env)
+        start_replica(replica, store, workdir, model)
+
+
+def start_replica(replica: Container, store: Path, workdir: Path, model: dict[str, Any]) -> None:
+    """One replica of the compose service ``model`` (as compose_service renders it), its models copied
+    from ``store`` as an image bakes them in; ready once compose's healthcheck passes."""
+    environment: dict[str, str] = model["environment"]
+    home = workdir / replica.name / "bentoml"
+    shutil.copytree(store / "models", home / "models")
+    env = {**environment, "BENTOML_HOME": str(home), "HOME": str(home.parent)}
+    command = without_inherited([bentoml_cli(), "serve", "service.service:ModelService"], env)
+    healthy = healthcheck(replica, model["healthcheck"]["test"])
+    replica.launch(command, uid=MODEL_UID, port=MODEL_PORT, ready=healthy, env=env)
 
 
 def healthcheck(replica: Container, test: list[str]) -> Callable[[], bool]:

@@ -49,6 +49,7 @@ class LogEntry:
     upstream: str  # every upstream tried, "a:3000, b:3000" when nginx retried
     ustatus: str  # their statuses, in the same order
     rt: str  # nginx's request time, seconds
+    rid: str = ""  # the request's X-Request-ID
 
 
 def access_log(path: Path, since: int) -> list[LogEntry]:
@@ -63,7 +64,7 @@ def access_log(path: Path, since: int) -> list[LogEntry]:
             fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
             upstream = line.split(" upstream=", 1)[1].split(" ustatus=", 1)[0]
             ustatus = line.split(" ustatus=", 1)[1].split(" urt=", 1)[0]
-            entries.append(LogEntry(upstream, ustatus, fields.get("rt", "")))
+            entries.append(LogEntry(upstream, ustatus, fields.get("rt", ""), fields.get("rid", "")))
     return entries
 
 

@@ -56,7 +56,8 @@ class Topology:
     prometheus: Container
     dns: ServerProcess
     hosts: Hosts
-    healthy_after_s: float  # from the start until every replica passed its healthcheck
+    healthy_after_s: float
+    network: Network  # from the start until every replica passed its healthcheck
 
     @property
     def names(self) -> dict[str, str]:
@@ -101,7 +102,7 @@ def started(options: Options, workdir: Path) -> Iterator[Topology]:
             start_nginx(nginx, options.tools).wait_ready(timeout=20)
             start_prometheus(prometheus, options.tools).wait_ready(timeout=30)
             log(f"nginx and prometheus up after {time.monotonic() - t0:.1f} s")
-            yield Topology(replicas, nginx, prometheus, dns, hosts, healthy_after_s)
+            yield Topology(replicas, nginx, prometheus, dns, hosts, healthy_after_s, network)
         finally:
             dns.stop(grace=1)
 

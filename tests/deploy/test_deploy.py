@@ -418,6 +418,20 @@ def test_k8s_deployment_probes_resources_and_user() -> None:
     assert pod["terminationGracePeriodSeconds"] >= grace + 5
 
 
+def test_k8s_rolling_update_never_drops_below_the_wanted_replicas() -> None:
+    deployment = manifests()["Deployment"]["spec"]
+    strategy = deployment["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+    assert strategy["rollingUpdate"]["maxSurge"] >= 1
+    # Readiness gates the rollout: /readyz is 200 only once the models are loaded and verified.
+    (container,) = deployment["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert deployment["minReadySeconds"] > 0
+    assert deployment["revisionHistoryLimit"] >= 2  # something for `kubectl rollout undo`
+    assert deployment["progressDeadlineSeconds"] >= 120  # above the startup probe's 120 s
+
+
 def test_k8s_objects_select_the_deployments_pods() -> None:
     found = manifests()
     labels = found["Deployment"]["spec"]["template"]["metadata"]["labels"]
@@ -498,3 +512,18 @@ def test_gpu_bentofile_mirrors_the_cpu_one() -> None:
     assert {item["name"]: item["value"] for item in cpu.get("envs", [])}.items() <= gpu_envs.items()
     assert gpu_envs["SERVING_DEVICE"] == "cuda"
     assert gpu["docker"]["cuda_version"]
+
+
+@pytest.mark.slow
+def test_bentoml_serve_is_the_containers_main_process(dockerfiles: dict[str, Path]) -> None:
+    """`docker compose kill -s HUP model` (a reload) and `docker stop` (SIGTERM: the drain) reach
+    `bentoml serve` only if it is the container's main process: the exec-form ENTRYPOINT runs the
+    entrypoint script as PID 1, and the script execs `bentoml serve` in its place."""
+    for variant, dockerfile in dockerfiles.items():
+        entrypoints = re.findall(r"^ENTRYPOINT (.+)$", dockerfile.read_text(), re.MULTILINE)
+        assert entrypoints[-1].startswith("["), (variant, entrypoints)  # exec form: no shell around it
+        script = (dockerfile.parent / "entrypoint.sh").read_text()
+        # No arguments (compose gives none): `bentoml serve <bento>`, run by `exec "$@"`.
+        assert 'set -- bentoml serve "$@" "$BENTO_PATH"' in script, variant
+        assert '\t\texec "$@"' in script, variant
+        assert not re.findall(r"^\s*bentoml ", script, re.MULTILINE), variant  # never run as a child
