@@ -27,7 +27,7 @@ BATCHING_ARGS ?=
 ROLLOUT_ARGS ?=
 
 .PHONY: help install fonts browser models train serve bento load load-ui sweep soak bench overload batching wrk \
-	deploy-tools deploy-check rollout rollback image image-gpu test test-fast lint format typecheck lock clean
+	deploy-tools deploy-check rollout canary rollback image image-gpu test test-fast lint format typecheck lock clean
 
 help: ## List the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -104,6 +104,11 @@ rollout: ## Roll the compose replicas one at a time to image tag TAG= (required)
 	@[ "$(origin TAG)" != file ] || { echo "make rollout TAG=<tag>: the image tag to roll out (bento-serving:<tag>)" >&2; exit 2; }
 	@$(MAKE) --no-print-directory install
 	$(BIN)/python -m deploy.rollout $(ROLLOUT_ARGS) to $(TAG)
+
+canary: ## Roll one compose replica to image tag TAG= (required): make rollout TAG= finishes, make rollback undoes
+	@[ "$(origin TAG)" != file ] || { echo "make canary TAG=<tag>: the image tag to try on one replica" >&2; exit 2; }
+	@$(MAKE) --no-print-directory install
+	$(BIN)/python -m deploy.rollout $(ROLLOUT_ARGS) to $(TAG) --replicas 1
 
 rollback: install ## Roll the compose replicas back, one at a time, to the tag before the last rollout
 	$(BIN)/python -m deploy.rollout $(ROLLOUT_ARGS) back

@@ -74,6 +74,7 @@ def refine(document: Document, info: dict[str, str]) -> Document:
         "description": description(info["summary"]),
     }
     used_tags = _tag_operations(refined["paths"])
+    _describe_readiness(refined["paths"])
     refined["tags"] = [tag for tag in TAGS.values() if tag["name"] in used_tags]
     for schema in _schemas(refined):
         _to_openapi_30(schema)
@@ -107,6 +108,21 @@ def _tag_operations(paths: dict[str, Any]) -> set[str]:
         operation["tags"] = [tag]
         used.add(tag)
     return used
+
+
+def _describe_readiness(paths: dict[str, Any]) -> None:
+    """BentoML's /readyz, with what this service adds to it (service/readiness.py)."""
+    ready = paths.get("/readyz", {}).get("get", {}).get("responses", {}).get("200")
+    if ready is None:
+        return
+    ready["description"] = "Ready: every model is loaded and warmed up, and the worker is not draining."
+    ready["headers"] = {
+        "X-Served-Versions": {
+            "description": "The version each model's plain routes answer with, in the worker that "
+            "answered: `tabular-classifier:<version>, digits-cnn:<version>`.",
+            "schema": {"type": "string"},
+        }
+    }
 
 
 def _schemas(node: Any) -> Iterator[dict[str, Any]]:

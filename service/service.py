@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from models import SPECS
-from service import reload, versions
+from service import readiness, reload, versions
 from service.app import create_app, routes
 from service.clients import ServingService
 from service.kinds import kind_of
@@ -124,6 +124,7 @@ def build_service(settings: ServingSettings) -> Any:
             freeze_heap()
             self.reloader = reload.WorkerReloader(folder, self.take_up)
             self.reloader.start(served, pins.generation if pins else 0)
+            readiness.serve_from(self.served)
             self.ready = True
             tags = ", ".join(runtime.tag for runtime in self.all_runtimes())
             logger.info("serving %s on %s", tags, device)
@@ -192,6 +193,7 @@ def build_service(settings: ServingSettings) -> Any:
             for runtime in self.all_runtimes():
                 runtime.close()
 
+    ModelService.add_asgi_middleware(readiness.ServedVersionsHeader)  # type: ignore[attr-defined]
     return ModelService
 
 

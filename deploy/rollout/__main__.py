@@ -15,6 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: at least 1")
+    return value
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.rollout",
@@ -36,6 +43,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     to = commands.add_parser("to", help="roll every replica to TAG")
     to.add_argument("tag", help="the image tag (bento-serving:TAG)")
+    to.add_argument(
+        "--replicas",
+        type=positive,
+        help="replace at most this many (a canary, taking about that share of the traffic); "
+        "finish with another `to TAG`, or undo with `back`",
+    )
     commands.add_parser("back", help="roll back to the tag before the last completed rollout")
     commands.add_parser("status", help="the replicas, their tags, and the history")
     return parser.parse_args(argv)
@@ -66,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         before = compose.running()
         timing = Timing(health_timeout_s=args.health_timeout)
         if args.command == "to":
-            roll(compose, args.tag, timing=timing)
-            history.rolled_out(args.tag, before)
+            history.starting(before)
+            roll(compose, args.tag, timing=timing, limit=args.replicas)
+            if all(replica.tag == args.tag for replica in compose.running()):
+                history.rolled_out(args.tag, before)
+            else:
+                print(f"canary: finish with `make rollout TAG={args.tag}`, undo with `make rollback`")
+                return EXIT_OK
         else:
             target = history.rollback_target(before)
             print(f"rolling back to {target}")

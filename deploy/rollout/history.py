@@ -41,12 +41,17 @@ class History:
         temporary.write_text(json.dumps(entries, indent=1) + "\n")
         temporary.replace(self.path)
 
+    def starting(self, before: list[Replica]) -> None:
+        """Before a rollout: with no history yet, the tag every replica runs is its first entry, so
+        that a rollout stopped half-way (or a canary) can be rolled back."""
+        tags_before = {replica.tag for replica in before}
+        if not self.entries() and len(tags_before) == 1:
+            self.save([{"tag": tags_before.pop(), "at": "before the first recorded rollout"}])
+
     def rolled_out(self, tag: str, before: list[Replica]) -> None:
         """Record a completed rollout to ``tag`` from the replicas ``before`` it."""
+        self.starting(before)
         entries = self.entries()
-        tags_before = {replica.tag for replica in before}
-        if not entries and len(tags_before) == 1:
-            entries = [{"tag": tags_before.pop(), "at": "before the first recorded rollout"}]
         if not entries or entries[-1]["tag"] != tag:
             entries.append({"tag": tag, "at": _now()})
         self.save(entries)

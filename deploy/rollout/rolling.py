@@ -105,8 +105,10 @@ def roll(
     say: Say = print,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    limit: int | None = None,
 ) -> Rollout:
-    """Replace every running replica whose tag is not ``tag`` with one that is, one at a time."""
+    """Replace every running replica whose tag is not ``tag`` with one that is, one at a time; with
+    ``limit``, at most that many (a canary: the rest keep their tag until the next rollout)."""
     timing = timing or Timing()
     current = platform.running()
     if not current:
@@ -117,6 +119,7 @@ def roll(
     if not stale:
         say(f"every replica ({len(current)}) already runs {tag}: nothing to do")
         return rollout
+    stale = stale[:limit] if limit is not None else stale
     say(f"rolling {len(stale)} of {len(current)} replicas to {tag}, one at a time")
     for index, old in enumerate(stale, 1):
         new = platform.start(tag)
@@ -135,7 +138,8 @@ def roll(
         record("balancer", None, "load balancer reloaded: it has forgotten the old replica")
         rollout.replaced.append((old.name, new.name))
     rollout.took_s = round(clock() - record.t0, 2)
-    say(f"done in {rollout.took_s:.1f} s: every replica runs {tag}")
+    on_tag = sum(replica.tag == tag for replica in platform.running())
+    say(f"done in {rollout.took_s:.1f} s: {on_tag} of {len(current)} replicas run {tag}")
     return rollout
 
 

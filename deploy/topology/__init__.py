@@ -29,9 +29,10 @@ The report says what each replica served (its own serving_rows_total and nginx's
 failed, what nginx retried, the replicas' resident memory, and what Prometheus discovered and scraped.
 
 `--scenario rollout --new-store B [--bad-store X]` (rollout.py) runs instead deploy/rollout's rolling
-replacement on these namespaces (rolling.py): with traffic through nginx, both replicas from tag a
-(--store) to a tag whose replicas cannot start (X, refused), to tag b (B) and back to a; each request
-carries an X-Request-ID, so the report says which replica answered it and which version computed it.
+replacement on these namespaces (rolling.py), with traffic through nginx: from tag a (--store), a
+rollout to a tag whose replicas cannot start (X: refused), one replica to tag b (B: a canary), the
+other one too, and both back to a. Each request carries an X-Request-ID, so the report says which
+replica answered it and which version computed it.
 
 The command re-executes itself under `unshare --net --mount --pid --fork`: nothing it starts can reach
 or be reached from outside that namespace, everything it mounts (a copy-on-write /etc with the hosts

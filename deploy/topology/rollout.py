@@ -1,6 +1,8 @@
 """The rollout scenario (`python -m deploy.topology --scenario rollout`): the compose topology with
 both replicas on tag "a", then, while open-loop traffic runs through nginx, deploy/rollout's rolling
-replacement to tag "b" and back to "a", on the namespace platform (deploy/topology/rolling.py).
+replacement on the namespace platform (deploy/topology/rolling.py): a rollout to a tag whose replicas
+cannot start (with --bad-store: refused), a canary (one replica to "b"), the rest of the rollout to
+"b", and the rollback to "a".
 
 A tag is a model store (an image bakes its models in): "a" serves the tabular version of --store,
 "b" the newest of --new-store. Every request carries its own X-Request-ID; nginx's access log says
@@ -30,7 +32,7 @@ class RolloutOptions:
     topology: Options  # its store is tag "a"
     new_store: Path  # tag "b"
     steady_s: float  # load before the rollout and after the rollback
-    pause_s: float  # between the rollout and the rollback
+    pause_s: float  # between the rollout and the rollback; the canary holds twice as long
     bad_store: Path | None = None  # a tag "bad" tried first, whose replica must be refused
 
 
@@ -73,8 +75,22 @@ class Switch:
     new_first_answer_s: float | None
 
 
-def _absolute(rollout: Rollout, started_at_s: float) -> list[dict[str, Any]]:
-    return [{**asdict(event), "at_s": round(started_at_s + event.at_s, 2)} for event in rollout.events]
+@dataclass(frozen=True)
+class Phase:
+    name: str  # canary, rollout, rollback
+    rollout: Rollout
+    started_at_s: float  # from the start of the load
+
+    @property
+    def ended_at_s(self) -> float:
+        return round(self.started_at_s + self.rollout.took_s, 2)
+
+    def to_json(self) -> dict[str, Any]:
+        events = [
+            {**asdict(event), "at_s": round(self.started_at_s + event.at_s, 2)}
+            for event in self.rollout.events
+        ]
+        return {"started_at_s": self.started_at_s, "took_s": self.rollout.took_s, "events": events}
 
 
 def _event_at(events: list[Event], step: str, replica: str, started_at_s: float) -> float:
@@ -98,27 +114,33 @@ def run_rollout(options: RolloutOptions, workdir: Path) -> dict[str, Any]:
         refused: dict[str, Any] = {}
         timing = Timing(health_timeout_s=120)
 
-        def forth_and_back(origin: float) -> tuple[Rollout, Rollout]:
+        def forth_and_back(origin: float) -> list[Phase]:
             marks["start"] = round(time.monotonic() - origin, 2)
             if options.bad_store is not None:
                 refused.update(refuse_bad(platform, timing))
                 time.sleep(options.pause_s)
-            marks["forward"] = round(time.monotonic() - origin, 2)
-            forward = roll(platform, "b", timing=timing, say=log)
-            time.sleep(options.pause_s)
-            marks["back"] = round(time.monotonic() - origin, 2)
-            back = roll(platform, "a", timing=timing, say=log)
-            marks["end"] = round(time.monotonic() - origin, 2)
-            return forward, back
+            phases = []
+            for name, tag, limit, hold in (
+                ("canary", "b", 1, 2 * options.pause_s),
+                ("rollout", "b", None, options.pause_s),
+                ("rollback", "a", None, 0),
+            ):
+                started_at = round(time.monotonic() - origin, 2)
+                phases.append(
+                    Phase(name, roll(platform, tag, timing=timing, say=log, limit=limit), started_at)
+                )
+                time.sleep(hold)
+            marks["end"] = phases[-1].ended_at_s
+            return phases
 
         rate = options.topology.rate
-        answers, (forward, back) = send_load_during(
+        answers, phases = send_load_during(
             topology.url, rate, forth_and_back, options.steady_s, options.steady_s
         )
         time.sleep(0.5)  # nginx writes its access log line after the answer
         entries = access_log(topology.nginx.log_path, log_offset)
         log(f"{len(answers)} requests, {sum(a.error is not None for a in answers)} failed")
-        report = summarize(answers, entries, platform, forward, back, marks, stores)
+        report = summarize(answers, entries, platform, phases, marks, stores)
         report["refused"] = refused or None
         report["elapsed_s"] = round(time.monotonic() - t0, 1)
         report["workdir"] = str(workdir)
@@ -155,8 +177,7 @@ def summarize(
     answers: list[Tracked],
     entries: list[LogEntry],
     platform: NamespacePlatform,
-    forward: Rollout,
-    back: Rollout,
+    phases: list[Phase],
     marks: dict[str, float],
     stores: dict[str, Path],
 ) -> dict[str, Any]:
@@ -183,7 +204,8 @@ def summarize(
         if a.error is None and a.rid in answered_by and a.version != versions[tag_of[answered_by[a.rid]]]
     ]
     switches = []
-    for rollout, started_at in ((forward, marks["forward"]), (back, marks["back"])):
+    for phase in phases:
+        rollout, started_at = phase.rollout, phase.started_at_s
         for old, new in rollout.replaced:
             switches.append(
                 Switch(
@@ -214,21 +236,13 @@ def summarize(
         "client_resets": [
             {"rid": a.rid, "scheduled_s": a.scheduled_s, "error": a.reset} for a in answers if a.reset
         ],
-        "balancer_reloads": sum(e.step == "balancer" for r in (forward, back) for e in r.events),
+        "balancer_reloads": sum(e.step == "balancer" for phase in phases for e in phase.rollout.events),
         "wrong_version": wrong_version[:10],
         "wrong_version_count": len(wrong_version),
         "retried": len(retried),
         "retried_examples": [asdict(entry) for entry in retried[:5]],
-        "rollout": {
-            "started_at_s": marks["forward"],
-            "took_s": forward.took_s,
-            "events": _absolute(forward, marks["forward"]),
-        },
-        "rollback": {
-            "started_at_s": marks["back"],
-            "took_s": back.took_s,
-            "events": _absolute(back, marks["back"]),
-        },
+        **{phase.name: phase.to_json() for phase in phases},
+        "canary_share": canary_share(answers, phases, versions["b"]),
         "ended_at_s": marks["end"],
         "replicas": {name: asdict(s) for name, s in served.items()},
         "switches": [asdict(s) for s in switches],
@@ -239,6 +253,15 @@ def summarize(
         },
         "versions_by_second": by_second(answers),
     }
+
+
+def canary_share(answers: list[Tracked], phases: list[Phase], version: str) -> float | None:
+    """The share of answers ``version`` computed while the canary held (one replica of two on it)."""
+    canary, rollout = phases[0], phases[1]
+    held = [
+        a for a in answers if canary.ended_at_s <= a.scheduled_s < rollout.started_at_s and a.error is None
+    ]
+    return round(sum(a.version == version for a in held) / len(held), 3) if held else None
 
 
 def by_second(answers: list[Tracked]) -> list[dict[str, Any]]:

@@ -5,8 +5,10 @@ traffic through nginx at 100 requests a second, and, while it runs:
 
 1. a rollout to an image that cannot start (its newest tabular weights altered after training): its
    replica exits, is removed, and the rollout stops with the old replicas serving;
-2. a rollout from tag a (the session's trained store) to tag b (the same plus a newer tabular version);
-3. after a pause, the rollback to a.
+2. a canary: one replica from tag a (the session's trained store) to tag b (the same plus a newer
+   tabular version), held for a few seconds;
+3. the rest of the rollout to b;
+4. after a pause, the rollback to a.
 
 Every request has its own X-Request-ID; nginx's access log says which replica answered it and the
 answer names the version that computed it. About 70 s, plus training (shared with other tests).
@@ -68,7 +70,7 @@ def test_no_request_fails_during_the_rollout_and_the_rollback(report: dict[str, 
     # after a reload, and nowhere else.
     reloads = [
         event["at_s"]
-        for phase in ("rollout", "rollback")
+        for phase in ("canary", "rollout", "rollback")
         for event in report[phase]["events"]
         if event["step"] == "balancer"
     ]
@@ -115,6 +117,13 @@ def test_replicas_move_from_a_to_b_and_back_one_at_a_time(report: dict[str, Any]
     assert between, "no whole second between the rollout and the rollback"
     assert all(set(s) == {"s", report["tags"]["b"]} for s in between), between
     assert set(seconds[0]) == set(seconds[-1]) == {"s", report["tags"]["a"]}
+
+
+def test_a_canary_takes_its_share_of_the_traffic(report: dict[str, Any]) -> None:
+    replaced = [event["replica"] for event in report["canary"]["events"] if event["step"] == "removed"]
+    assert replaced == ["model-1"]  # one replica only
+    # One replica of two on b: least_conn gives it about half of the requests while it holds.
+    assert 0.3 <= report["canary_share"] <= 0.7, report["canary_share"]
 
 
 def test_a_replica_that_cannot_start_is_refused_and_the_old_ones_keep_serving(report: dict[str, Any]) -> None:

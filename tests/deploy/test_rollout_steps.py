@@ -83,10 +83,12 @@ def pool(*tags: str) -> list[Replica]:
     return [Replica(f"id-{index}", f"old-{index}", tag) for index, tag in enumerate(tags, 1)]
 
 
-def run(platform: Recorded, tag: str, timeout: float = 180) -> tuple[list[str], Any]:
+def run(
+    platform: Recorded, tag: str, timeout: float = 180, limit: int | None = None
+) -> tuple[list[str], Any]:
     clock, said = Clock(), []
     timing = Timing(health_timeout_s=timeout)
-    rollout = roll(platform, tag, timing=timing, say=said.append, clock=clock, sleep=clock.sleep)
+    rollout = roll(platform, tag, timing=timing, say=said.append, clock=clock, sleep=clock.sleep, limit=limit)
     return said, rollout
 
 
@@ -114,6 +116,16 @@ def test_only_replicas_on_another_tag_are_replaced() -> None:
     assert platform.calls == []
     assert rollout.replaced == []
     assert "nothing to do" in said[0]
+
+
+def test_a_canary_replaces_only_as_many_as_asked() -> None:
+    platform = Recorded(pool("a", "a", "a", "a"))
+    said, rollout = run(platform, "b", limit=1)
+    assert rollout.replaced == [("old-1", "new-1")]
+    assert [replica.tag for replica in platform.replicas] == ["a", "a", "a", "b"]
+    assert "1 of 4 replicas run b" in said[-1]
+    _, rollout = run(platform, "b")  # finishing it replaces the rest
+    assert [old for old, _ in rollout.replaced] == ["old-2", "old-3", "old-4"]
 
 
 def test_a_failing_replica_is_removed_and_the_old_ones_keep_serving() -> None:
@@ -232,6 +244,22 @@ def test_compose_rollout_and_rollback_commands(docker: dict[str, Any]) -> None:
     assert "history: a" in status.stdout
 
 
+def test_compose_canary_then_rollback(docker: dict[str, Any]) -> None:
+    canary = rollout_cli(docker, "to", "b", "--replicas", "1")
+    assert canary.returncode == 0, canary.stderr
+    assert images(docker) == ["bento-serving:a", "bento-serving:b"]
+    assert "canary: finish with `make rollout TAG=b`" in canary.stdout
+    history = docker["history"] / "bento-serving.json"
+    assert [entry["tag"] for entry in json.loads(history.read_text())] == ["a"]  # not completed
+    back = rollout_cli(docker, "back")
+    assert back.returncode == 0, back.stderr
+    assert "rolling 1 of 2 replicas to a" in back.stdout
+    assert images(docker) == ["bento-serving:a", "bento-serving:a"]
+    bad = rollout_cli(docker, "to", "b", "--replicas", "0")
+    assert bad.returncode == 2
+    assert "at least 1" in bad.stderr
+
+
 def test_compose_rollout_of_a_crashing_image_stops_with_the_old_replicas_serving(
     docker: dict[str, Any],
 ) -> None:
@@ -241,7 +269,8 @@ def test_compose_rollout_of_a_crashing_image_stops_with_the_old_replicas_serving
     assert "restarting after 1 restarts" in done.stderr
     assert images(docker) == ["bento-serving:a", "bento-serving:a"]
     assert not any("reload" in call["argv"] for call in calls(docker))
-    assert not (docker["history"] / "bento-serving.json").exists()
+    history = json.loads((docker["history"] / "bento-serving.json").read_text())
+    assert [entry["tag"] for entry in history] == ["a"]  # where it started; nothing to go back to
     again = rollout_cli(docker, "back")
     assert again.returncode == 1
     assert "no earlier tag is recorded" in again.stderr

@@ -69,6 +69,20 @@ def test_every_example_in_the_document_is_answered(server: ServerProcess, docume
 
 
 @pytest.mark.slow
+def test_readiness_names_the_versions_it_serves(server: ServerProcess, document: dict[str, Any]) -> None:
+    """/readyz (BentoML's route) carries X-Served-Versions, and the document says so."""
+    documented = document["paths"]["/readyz"]["get"]["responses"]["200"]["headers"]
+    assert "X-Served-Versions" in documented
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 200
+    served = dict(item.split(":") for item in ready.headers["x-served-versions"].split(", "))
+    answer = httpx.post(f"{server.url}/classify", json={"rows": [[0.0] * 10]}).json()
+    assert f"tabular-classifier:{served['tabular-classifier']}" == answer["model"]
+    assert set(served) == {"tabular-classifier", "digits-cnn"}
+    assert "x-served-versions" not in httpx.get(f"{server.url}/livez").headers  # readiness only
+
+
+@pytest.mark.slow
 def test_document_tells_the_project(document: dict[str, Any]) -> None:
     info = document["info"]
     assert info["title"] == "bento-serving"

@@ -152,10 +152,23 @@ def versions_state(url: str) -> dict[str, Any]:
     return state
 
 
+def readiness_versions(url: str, probes: int = 12) -> set[str]:
+    """The tabular versions `/readyz` named over ``probes`` probes (each answered by some worker)."""
+    seen = set()
+    for _ in range(probes):
+        answer = httpx.get(f"{url}/readyz", timeout=10)
+        assert answer.status_code == 200, answer.text
+        served = dict(item.split(":") for item in answer.headers["x-served-versions"].split(", "))
+        assert set(served) == {"tabular-classifier", "digits-cnn"}
+        seen.add(served["tabular-classifier"])
+    return seen
+
+
 def test_an_admin_reload_under_load_moves_both_workers_with_no_failed_request(
     reloading: ServerProcess, store: Path
 ) -> None:
     old = served_version(reloading.url)
+    assert readiness_versions(reloading.url) == {old}
     new = new_version(store, seed=11)
     with Load(reloading.url) as load:
         started = time.monotonic()
@@ -169,6 +182,7 @@ def test_an_admin_reload_under_load_moves_both_workers_with_no_failed_request(
         assert worker["generation"] == state["generation"]
         assert worker["models"]["tabular-classifier"]["default"] == new
     check_switch(load, old, new, started, converged)
+    assert readiness_versions(reloading.url) == {new}  # every worker's readiness shows the new one
 
 
 def test_sighup_reloads_every_worker_under_load(reloading: ServerProcess, store: Path) -> None:
@@ -187,6 +201,29 @@ def test_sighup_reloads_every_worker_under_load(reloading: ServerProcess, store:
         converged = time.monotonic()
     assert all(w["models"]["tabular-classifier"]["default"] == new for w in workers), workers
     check_switch(load, old, new, started, converged)
+
+
+def test_a_rollback_is_a_reload_once_the_new_version_is_deleted(
+    reloading: ServerProcess, store: Path
+) -> None:
+    """The way back after a reload: delete the version (BentoML then points `latest` at the newest one
+    left) and reload again; the same switch, under the same load."""
+    current = served_version(reloading.url)
+    done = run_python(
+        "-m", "bentoml", "models", "delete", f"tabular-classifier:{current}", "-y",
+        env={"BENTOML_HOME": str(store)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    previous = (store / "models" / "tabular-classifier" / "latest").read_text().strip()
+    assert previous != current
+    with Load(reloading.url) as load:
+        started = time.monotonic()
+        answer = httpx.post(f"{reloading.url}/admin/reload", headers=AUTH, timeout=30)
+        converged = time.monotonic()
+    assert answer.status_code == 200, answer.text
+    assert all(w["models"]["tabular-classifier"]["default"] == previous for w in answer.json()["workers"])
+    check_switch(load, current, previous, started, converged)
+    assert readiness_versions(reloading.url) == {previous}
 
 
 def test_a_tampered_version_is_refused_and_the_old_one_keeps_serving(
