@@ -3,18 +3,26 @@
 routes answer with in the worker that answered the probe. A probe or an operator polling `/readyz`
 during a reload or a rollout sees each worker switch; `GET /models` lists every served version.
 
-A pure ASGI middleware around BentoML's whole app (its health routes included): every other request
-passes through untouched.
+BentoML's readiness handler is wrapped, not the app: an ASGI middleware around BentoML's app would sit
+on every prediction's path for the sake of one probe route. The wrapper must be installed before
+BentoML builds its routes (each binds the handler then): at import, by service/service.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import bentoml
+from starlette.requests import Request
+from starlette.responses import Response
 
 from service.versions import Served
 
-HEADER = b"x-served-versions"
+logger = logging.getLogger("bentoml.serving")
+HEADER = "X-Served-Versions"
+PATCHED_VERSION = "1.4.39"
 _describe: Callable[[], Mapping[str, Served]] | None = None
 
 
@@ -31,19 +39,32 @@ def served_versions() -> str | None:
     return ", ".join(f"{name}:{served.default}" for name, served in _describe().items())
 
 
-class ServedVersionsHeader:
-    def __init__(self, app: Any) -> None:
-        self.app = app
+Handler = Callable[[Any, Request], Awaitable[Response]]
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/readyz":
-            await self.app(scope, receive, send)
-            return
+
+def _with_versions(readyz: Handler) -> Handler:
+    async def readyz_with_versions(self: Any, request: Request) -> Response:
+        response = await readyz(self, request)
         value = served_versions()
+        if value is not None and response.status_code == 200:
+            response.headers[HEADER] = value
+        return response
 
-        async def send_with_versions(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and value is not None:
-                message = {**message, "headers": [*message.get("headers", []), (HEADER, value.encode())]}
-            await send(message)
+    readyz_with_versions.__wrapped__ = readyz  # type: ignore[attr-defined]
+    return readyz_with_versions
 
-        await self.app(scope, receive, send_with_versions)
+
+def name_versions_on_readiness() -> bool:
+    """Wrap BentoML's readiness handler (once); only on the BentoML version it was written against."""
+    from _bentoml_impl.server.app import ServiceAppFactory
+
+    if bentoml.__version__ != PATCHED_VERSION:
+        logger.warning(
+            "BentoML %s: /readyz does not name the versions (written for %s)",
+            bentoml.__version__,
+            PATCHED_VERSION,
+        )
+        return False
+    if not hasattr(ServiceAppFactory.readyz, "__wrapped__"):
+        ServiceAppFactory.readyz = _with_versions(ServiceAppFactory.readyz)  # type: ignore[method-assign]
+    return True

@@ -193,7 +193,7 @@ def build_service(settings: ServingSettings) -> Any:
             for runtime in self.all_runtimes():
                 runtime.close()
 
-    ModelService.add_asgi_middleware(readiness.ServedVersionsHeader)  # type: ignore[attr-defined]
+    readiness.name_versions_on_readiness()
     return ModelService
 
 
