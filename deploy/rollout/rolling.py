@@ -154,23 +154,23 @@ def _wait_healthy(
     done: int,
     of: int,
 ) -> None:
-    """Until ``new`` is healthy; else it goes and RolloutError says what serves now."""
+    """Until ``new`` is healthy; else (or on Ctrl-C) it goes and RolloutError says what serves now."""
     deadline = clock() + timing.health_timeout_s
-    while True:
-        health = platform.health(new)
-        if health.state == "healthy":
-            return
-        if health.state == "failed" or clock() > deadline:
-            reason = (
-                health.detail
-                if health.state == "failed"
-                else f"not healthy after {timing.health_timeout_s:g} s"
-            )
-            record("failed", new, f"{new.name} failed: {reason}; removing it")
-            platform.stop(new)  # never in the balancer's pool: it is reloaded only after "healthy"
-            platform.remove(new)
-            serving = f"{done} of {of} replicas run {new.tag}, the others their old tag"
-            raise RolloutError(
-                f"{new.name} ({new.tag}) did not become healthy: {reason}. It was removed; {serving}."
-            )
-        sleep(timing.poll_s)
+    try:
+        while True:
+            health = platform.health(new)
+            if health.state == "healthy":
+                return
+            if health.state == "failed" or clock() > deadline:
+                break
+            sleep(timing.poll_s)
+        reason = (
+            health.detail if health.state == "failed" else f"not healthy after {timing.health_timeout_s:g} s"
+        )
+    except KeyboardInterrupt:
+        reason = "interrupted while it was starting"
+    record("failed", new, f"{new.name}: {reason}; removing it")
+    platform.stop(new)  # never in the balancer's pool: it is reloaded only after "healthy"
+    platform.remove(new)
+    serving = f"{done} of {of} replicas run {new.tag}, the others their old tag"
+    raise RolloutError(f"{new.name} ({new.tag}) did not become healthy: {reason}. It was removed; {serving}.")

@@ -145,6 +145,18 @@ def test_a_replica_that_never_becomes_healthy_is_given_up_after_the_timeout() ->
     assert [replica.name for replica in platform.replicas] == ["old-1", "old-2"]
 
 
+def test_ctrl_c_while_a_replica_starts_removes_it() -> None:
+    platform = Recorded(pool("a", "a"), probes=10**6)
+
+    def interrupted(replica: Replica) -> Health:
+        raise KeyboardInterrupt
+
+    platform.health = interrupted  # type: ignore[method-assign]
+    with pytest.raises(RolloutError, match="interrupted while it was starting"):
+        run(platform, "b")
+    assert platform.calls == ["start new-1", "stop new-1", "remove new-1"]
+
+
 def test_nothing_running_is_an_error() -> None:
     with pytest.raises(RolloutError, match="no replica is running"):
         run(Recorded([]), "b")
