@@ -4,7 +4,12 @@ a time (deploy/rollout/rolling.py) with docker compose (deploy/rollout/compose.p
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import os
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from deploy.rollout.compose import Compose
@@ -68,36 +73,61 @@ def status(compose: Compose, history: History) -> None:
         print(f"history: {entry['tag']}  ({entry['at']})")
 
 
+@contextlib.contextmanager
+def one_at_a_time(lock_path: Path) -> Iterator[None]:
+    """Only one rollout or rollback of a project at a time (two would replace each other's replicas)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise RolloutError(
+                f"another rollout of this project is running ({lock.read().strip()})"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}\n")
+        lock.flush()
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     compose = compose_from(args)
     try:
-        history = History(args.history_dir / f"{compose.project()}.json")
+        project = compose.project()
+        history = History(args.history_dir / f"{project}.json")
         if args.command == "status":
             status(compose, history)
             return EXIT_OK
-        before = compose.running()
-        timing = Timing(health_timeout_s=args.health_timeout)
-        if args.command == "to":
-            history.starting(before)
-            roll(compose, args.tag, timing=timing, limit=args.replicas)
-            if all(replica.tag == args.tag for replica in compose.running()):
-                history.rolled_out(args.tag, before)
-            else:
-                print(f"canary: finish with `make rollout TAG={args.tag}`, undo with `make rollback`")
-                return EXIT_OK
-        else:
-            target = history.rollback_target(before)
-            print(f"rolling back to {target}")
-            roll(compose, target, timing=timing)
-            history.rolled_back(target)
-        print(
-            f"keep TAG={compose.running()[0].tag} in your env file, or `docker compose up -d` recreates the replicas"
-        )
-        return EXIT_OK
+        with one_at_a_time(args.history_dir / f"{project}.lock"):
+            return change(args, compose, history)
     except RolloutError as error:
         print(f"rollout stopped: {error}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def change(args: argparse.Namespace, compose: Compose, history: History) -> int:
+    """The rollout or the rollback ``args`` ask for; RolloutError when it stops."""
+    before = compose.running()
+    timing = Timing(health_timeout_s=args.health_timeout)
+    if args.command == "to":
+        history.starting(before)
+        roll(compose, args.tag, timing=timing, limit=args.replicas)
+        if all(replica.tag == args.tag for replica in compose.running()):
+            history.rolled_out(args.tag, before)
+        else:
+            print(f"canary: finish with `make rollout TAG={args.tag}`, undo with `make rollback`")
+            return EXIT_OK
+    else:
+        target = history.rollback_target(before)
+        print(f"rolling back to {target}")
+        roll(compose, target, timing=timing)
+        history.rolled_back(target)
+    print(
+        f"keep TAG={compose.running()[0].tag} in your env file, or `docker compose up -d` recreates the replicas"
+    )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

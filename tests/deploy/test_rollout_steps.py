@@ -12,6 +12,7 @@ that stopped half-way, a corrupt history file, a crashing image under compose.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -286,6 +287,20 @@ def test_compose_rollout_of_a_crashing_image_stops_with_the_old_replicas_serving
     again = rollout_cli(docker, "back")
     assert again.returncode == 1
     assert "no earlier tag is recorded" in again.stderr
+
+
+def test_a_second_rollout_of_the_same_project_is_refused(docker: dict[str, Any]) -> None:
+    lock_path = docker["history"] / "bento-serving.lock"
+    lock_path.parent.mkdir(parents=True)
+    with open(lock_path, "w") as lock:
+        lock.write("pid 4242, started 10:00:00\n")
+        lock.flush()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = rollout_cli(docker, "to", "b")
+    assert done.returncode == 1
+    assert "another rollout of this project is running (pid 4242" in done.stderr
+    assert images(docker) == ["bento-serving:a", "bento-serving:a"]  # nothing was touched
+    assert rollout_cli(docker, "to", "b").returncode == 0  # the lock goes with its holder
 
 
 def test_make_rollout_wants_a_tag() -> None:
