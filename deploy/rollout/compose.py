@@ -26,6 +26,9 @@ from deploy.rollout.rolling import Health, Replica, RolloutError
 SERVICE = "model"
 BALANCER = "nginx"
 DEFAULT_GRACE_S = 30
+# Rendered in place of TAG to learn how the service's image names a tag ("bento-serving:${TAG:-latest}",
+# or "bento-serving:${TAG:-latest}-gpu" with the GPU override).
+PLACEHOLDER = "rollout-tag-placeholder"
 
 
 def _seconds(duration: str | int | float | None) -> int:
@@ -64,6 +67,7 @@ class Compose:
     )
     docker: str = "docker"
     grace_s: int | None = None  # None: the service's stop_grace_period
+    _image: re.Pattern[str] | None = None  # the service's image with the tag as its group
 
     def _run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> str:
         try:
@@ -84,10 +88,22 @@ class Compose:
     def _containers(self, every: bool) -> list[Replica]:
         rows = _json_rows(self._compose("ps", *(["--all"] if every else []), "--format", "json", SERVICE))
         return [
-            Replica(id=str(row["ID"]), name=str(row["Name"]), tag=str(row["Image"]).rsplit(":", 1)[-1])
+            Replica(id=str(row["ID"]), name=str(row["Name"]), tag=self._tag_of(str(row["Image"])))
             for row in rows
             if row.get("Service", SERVICE) == SERVICE
         ]
+
+    def _tag_of(self, image: str) -> str:
+        """The TAG that renders to ``image``; the image itself when none does (it is then replaced)."""
+        if self._image is None:
+            config = json.loads(self._compose("config", "--format", "json", env={"TAG": PLACEHOLDER}))
+            template = str(config["services"][SERVICE]["image"])
+            if PLACEHOLDER not in template:
+                raise RolloutError(f"the {SERVICE} service's image ({template}) does not use ${{TAG}}")
+            before, _, after = template.partition(PLACEHOLDER)
+            self._image = re.compile(re.escape(before) + "(.+)" + re.escape(after))
+        found = self._image.fullmatch(image)
+        return found.group(1) if found else image
 
     def project(self) -> str:
         """The compose project's name (the history file is per project)."""

