@@ -18,11 +18,11 @@ import bentoml
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.patches import PATCHED_VERSION
 from service.versions import Served
 
 logger = logging.getLogger("bentoml.serving")
 HEADER = "X-Served-Versions"
-PATCHED_VERSION = "1.4.39"
 _describe: Callable[[], Mapping[str, Served]] | None = None
 
 

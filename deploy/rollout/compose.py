@@ -68,6 +68,7 @@ class Compose:
     docker: str = "docker"
     grace_s: int | None = None  # None: the service's stop_grace_period
     _image: re.Pattern[str] | None = None  # the service's image with the tag as its group
+    _rendered: dict[str, Any] | None = None  # the compose config (see _config)
 
     def _run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> str:
         try:
@@ -93,11 +94,17 @@ class Compose:
             if row.get("Service", SERVICE) == SERVICE
         ]
 
+    def _config(self) -> dict[str, Any]:
+        """`docker compose config`, rendered once, with TAG as a placeholder: the project's name, the
+        service's stop_grace_period and its image template do not change while the rollout runs."""
+        if self._rendered is None:
+            self._rendered = json.loads(self._compose("config", "--format", "json", env={"TAG": PLACEHOLDER}))
+        return self._rendered
+
     def _tag_of(self, image: str) -> str:
         """The TAG that renders to ``image``; the image itself when none does (it is then replaced)."""
         if self._image is None:
-            config = json.loads(self._compose("config", "--format", "json", env={"TAG": PLACEHOLDER}))
-            template = str(config["services"][SERVICE]["image"])
+            template = str(self._config()["services"][SERVICE]["image"])
             if PLACEHOLDER not in template:
                 raise RolloutError(f"the {SERVICE} service's image ({template}) does not use ${{TAG}}")
             before, _, after = template.partition(PLACEHOLDER)
@@ -107,13 +114,12 @@ class Compose:
 
     def project(self) -> str:
         """The compose project's name (the history file is per project)."""
-        config = json.loads(self._compose("config", "--format", "json"))
-        return str(config.get("name") or "default")
+        return str(self._config().get("name") or "default")
 
     def grace(self) -> int:
+        """The service's stop_grace_period, in seconds, unless ``grace_s`` is set."""
         if self.grace_s is None:
-            config = json.loads(self._compose("config", "--format", "json"))
-            self.grace_s = _seconds(config["services"][SERVICE].get("stop_grace_period"))
+            self.grace_s = _seconds(self._config()["services"][SERVICE].get("stop_grace_period"))
         return self.grace_s
 
     def running(self) -> list[Replica]:

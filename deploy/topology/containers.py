@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deploy.topology.netns import GATEWAY, Container
+from deploy.topology.netns import GATEWAY, Container, Hosts, write_hosts
 from load.server import REPO, Launch, ServerProcess, bentoml_cli
 
 # The model server runs as root here, not as the image's user (uid 1034, checked in docker-compose.yml
@@ -117,3 +118,10 @@ def start_dnsmasq(tools: Path, workdir: Path) -> ServerProcess:
     ]
     launch = Launch(argv=argv, url=f"dns://{GATEWAY}:53", ready=None, log=workdir / "dnsmasq.log")
     return ServerProcess(launch).wait_ready(timeout=5)
+
+
+def publish_hosts(hosts: Hosts, dns: ServerProcess) -> None:
+    """The hosts file becomes ``hosts`` and dnsmasq answers from it (it rereads the file on SIGHUP),
+    as Docker's DNS names a container while it runs."""
+    write_hosts(hosts)
+    dns.process.send_signal(signal.SIGHUP)

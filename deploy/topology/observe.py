@@ -51,6 +51,11 @@ class LogEntry:
     rt: str  # nginx's request time, seconds
     rid: str = ""  # the request's X-Request-ID
 
+    @property
+    def final_address(self) -> str | None:
+        """The address of the replica whose answer went back; None when nginx answered itself."""
+        return None if self.upstream == "-" else self.upstream.split(",")[-1].strip().split(":")[0]
+
 
 def access_log(path: Path, since: int) -> list[LogEntry]:
     """The POST /classify lines of nginx's access log after byte ``since``."""
@@ -81,10 +86,10 @@ def per_upstream(entries: list[LogEntry], names: dict[str, str]) -> Upstreams:
     """``entries`` counted by the replica (``names``: address -> name) that gave the final answer."""
     served: dict[str, int] = {}
     for entry in entries:
-        if entry.upstream == "-":  # answered by nginx itself
+        address = entry.final_address
+        if address is None:  # answered by nginx itself
             continue
-        last = entry.upstream.split(",")[-1].strip()
-        name = names.get(last.split(":")[0], last)
+        name = names.get(address, address)
         served[name] = served.get(name, 0) + 1
     retried = [entry for entry in entries if "," in entry.upstream]
     return Upstreams(served, len(retried), retried[:5])

@@ -13,15 +13,14 @@ docker compose, done here the way compose and Docker would do it.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deploy.rollout.rolling import Health, Replica
-from deploy.topology.containers import NGINX_UID, compose_service, healthcheck, start_replica
-from deploy.topology.netns import Container, Hosts, Network, as_user, write_hosts
+from deploy.topology.containers import NGINX_UID, compose_service, healthcheck, publish_hosts, start_replica
+from deploy.topology.netns import Container, Hosts, Network, as_user
 from load.server import ServerProcess
 
 STOP_GRACE_S = 30  # compose's stop_grace_period for the model service
@@ -102,5 +101,4 @@ class NamespacePlatform:
         self.hosts[:] = [(address, names) for address, names in self.hosts if address != container.address]
         if present:
             self.hosts.append((container.address, f"model bento-serving-{container.name}"))
-        write_hosts(self.hosts)
-        self.dns.process.send_signal(signal.SIGHUP)  # dnsmasq rereads the hosts file
+        publish_hosts(self.hosts, self.dns)

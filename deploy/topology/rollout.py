@@ -12,6 +12,7 @@ which replica answered it, the answer says which version computed it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,8 +24,6 @@ from deploy.topology.rolling import NamespacePlatform
 from deploy.topology.scenario import Options, started
 from deploy.topology.tracked import Tracked, send_load_during
 from load.summary import nearest_rank
-
-TAGS = ("a", "b")
 
 
 @dataclass(frozen=True)
@@ -184,20 +183,21 @@ def summarize(
     by_rid = {entry.rid: entry for entry in entries}
     versions = tag_versions(stores)
     answered_by: dict[str, str] = {}  # rid -> replica name
+    by_replica: dict[str, list[Tracked]] = {}  # replica name -> the right answers it gave
     for answer in answers:
         entry = by_rid.get(answer.rid)
-        if entry is not None and entry.upstream != "-":
-            address = entry.upstream.split(",")[-1].strip().split(":")[0]
+        address = entry.final_address if entry is not None else None
+        if address is not None:
             answered_by[answer.rid] = platform.ever.get(address, (address, "?"))[0]
+            if answer.error is None:
+                by_replica.setdefault(answered_by[answer.rid], []).append(answer)
     tag_of = dict(platform.ever.values())
     served: dict[str, Served] = {}
     for name, tag in tag_of.items():
-        own = [a for a in answers if answered_by.get(a.rid) == name and a.error is None]
-        counts: dict[str, int] = {}
-        for answer in own:
-            counts[str(answer.version)] = counts.get(str(answer.version), 0) + 1
+        own = by_replica.get(name, [])
+        counts = Counter(str(answer.version) for answer in own)
         times = [a.scheduled_s for a in own]
-        served[name] = Served(tag, len(own), counts, min(times, default=None), max(times, default=None))
+        served[name] = Served(tag, len(own), dict(counts), min(times, default=None), max(times, default=None))
     wrong_version = [
         {"rid": a.rid, "replica": answered_by[a.rid], "version": a.version}
         for a in answers

@@ -6,7 +6,6 @@ a step fails."""
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +15,13 @@ from pathlib import Path
 from deploy.topology.containers import (
     MODEL_PORT,
     NGINX_PORT,
+    publish_hosts,
     start_dnsmasq,
     start_nginx,
     start_prometheus,
     start_replicas,
 )
-from deploy.topology.netns import Container, Hosts, Network, bridge_network, private_etc, write_hosts
+from deploy.topology.netns import Container, Hosts, Network, bridge_network, private_etc
 from deploy.topology.observe import (
     access_log,
     log,
@@ -144,8 +144,9 @@ def stop_replica(topology: Topology, victim: Container, origin: float) -> StopTi
     sigterm_at_s = since(origin)
     exit_took_s = round(victim.stop(grace=STOP_GRACE_S), 2)
     victim.remove()
-    write_hosts([(address, names) for address, names in topology.hosts if address != victim.address])
-    topology.dns.process.send_signal(signal.SIGHUP)  # dnsmasq rereads the hosts file
+    publish_hosts(
+        [(address, names) for address, names in topology.hosts if address != victim.address], topology.dns
+    )
     return StopTimes(sigterm_at_s, exit_took_s, since(origin))
 
 
